@@ -1,0 +1,347 @@
+// The ledger writer: the one place that stamps records (revision, seq, prev, hash, sig) and appends
+// them. Requests queue up; one fiber takes all that wait, chains and signs them, and hands them to the
+// store together so that they share one durable commit. It recovers its chain head on start.
+import { randomBytes } from "node:crypto"
+import { Clock, Context, Data, Deferred, Effect, Layer, Queue, Schedule, Stream } from "effect"
+import type { NewEvent } from "../../domain/ledger/event-definition.js"
+import { recordHash } from "../../domain/ledger/hash.js"
+import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
+import { CompactRange } from "../../domain/ledger/merkle.js"
+import type { Actor, LedgerRecord, UnsignedRecord } from "../../domain/ledger/record.js"
+import { seal } from "../../domain/ledger/sealed.js"
+import { formatTimestamp, uuidv7 } from "../../domain/ledger/time.js"
+import { EventStore, StoreUnavailable, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
+import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, readStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
+import { makeSignerPool } from "./signer-pool.js"
+import { appendWitness } from "./witness.js"
+
+export class KeyMismatch extends Data.TaggedError("KeyMismatch")<{ readonly file: string; readonly keyId: string; readonly ledgerKeyId: string; readonly writer: string }> {
+  override get message() {
+    return `${this.file}: holds key ${this.keyId}, but the ledger's current key for writer ${this.writer} is ${this.ledgerKeyId} (wrong key file?)`
+  }
+}
+
+export type LedgerError = StoreError | KeyError | KeyMismatch
+
+export interface AppendOptions {
+  readonly actor: Actor
+  readonly expected?: ExpectedRevision
+  readonly correlation?: string | null
+  readonly causation?: string | null
+}
+
+export interface LedgerOptions {
+  readonly dataDir: string
+  readonly checkpointEveryRecords?: number
+  readonly checkpointEverySeconds?: number
+  readonly witnessFile?: string | undefined
+  readonly host?: string
+  readonly maxBatch?: number
+  /** sensitive payload fields per event type, from the event catalogue */
+  readonly sensitiveFields?: (type: string) => ReadonlyArray<string>
+}
+
+type Request =
+  | {
+      readonly kind: "events"
+      readonly stream: string
+      readonly events: ReadonlyArray<NewEvent>
+      readonly options: AppendOptions
+      readonly done: Deferred.Deferred<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>
+    }
+  | { readonly kind: "checkpoint"; readonly done: Deferred.Deferred<LedgerRecord | null, LedgerError> }
+  | { readonly kind: "rotate"; readonly done: Deferred.Deferred<{ previousKeyId: string; keyId: string }, LedgerError> }
+
+export interface LedgerShape {
+  readonly writerId: string
+  readonly currentKeyId: Effect.Effect<string>
+  readonly append: (stream: string, events: ReadonlyArray<NewEvent>, options: AppendOptions) => Effect.Effect<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>
+  readonly checkpoint: Effect.Effect<LedgerRecord | null, LedgerError>
+  readonly rotateKey: Effect.Effect<{ previousKeyId: string; keyId: string }, LedgerError>
+  readonly head: Effect.Effect<{ seq: number; hash: string | null }>
+}
+
+export class Ledger extends Context.Tag("hydravisor/Ledger")<Ledger, LedgerShape>() {}
+
+/** The ledger's own streams never conflict unless another process writes as this writer. */
+const asLedgerError = (e: WrongExpectedRevision | StoreError): StoreError =>
+  e._tag === "WrongExpectedRevision" ? new StoreUnavailable({ store: e.stream, problem: `another writer is appending as this writer (${e.message})` }) : e
+
+const SYSTEM: Actor = { kind: "system", id: "ledger" }
+
+export const makeLedger = (options: LedgerOptions) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const { key: initialKey } = yield* loadOrCreateWriterKey(options.dataDir)
+    const writer = initialKey.writerId
+    const everyRecords = options.checkpointEveryRecords ?? 1000
+    const maxBatch = options.maxBatch ?? 4096
+    const sensitiveOf = options.sensitiveFields ?? (() => [])
+
+    let key: WriterKey = yield* reconcileKey(options.dataDir, initialKey)
+    const signer = yield* makeSignerPool(key.privateKey, key.pkcs8)
+
+    // Chain state, recovered from the store.
+    let seq = -1
+    let prev: string | null = null
+    let range = new CompactRange()
+    let sinceCheckpoint = 0
+    const revisions = new Map<string, number | null>()
+    const recover = Effect.gen(function* () {
+      revisions.clear()
+      const head = yield* store.chainHead(writer)
+      seq = head?.seq ?? -1
+      prev = head?.hash ?? null
+      range = new CompactRange()
+      sinceCheckpoint = 0
+      for (let from = 0; from <= seq; from += 65536) {
+        const hashes = yield* store.chainHashes(writer, from, Math.min(seq + 1, from + 65536))
+        for (const h of hashes) range.append(Buffer.from(h, "hex"))
+      }
+      const last = yield* lastChainEvents(writer)
+      sinceCheckpoint = last.checkpointSeq === null ? seq + 1 : seq - last.checkpointSeq
+    })
+
+    // Random bytes for ids and salts come from one pool refilled in blocks (randomBytes per call is slow).
+    let pool = randomBytes(0)
+    let offset = 0
+    const random = (n: number) => {
+      if (offset + n > pool.length) {
+        pool = randomBytes(65536)
+        offset = 0
+      }
+      const out = pool.subarray(offset, offset + n)
+      offset += n
+      return out
+    }
+
+    const revisionOf = (stream: string) =>
+      revisions.has(stream) ? Effect.succeed(revisions.get(stream)!) : store.streamRevision(stream).pipe(Effect.tap((r) => Effect.sync(() => revisions.set(stream, r))))
+
+    const stamp = (stream: string, revision: number, event: NewEvent, opts: AppendOptions, nanos: bigint): UnsignedRecord & { hash: string } => {
+      const fields = event.sensitive ?? sensitiveOf(event.type)
+      let data: Record<string, unknown> = event.data as Record<string, unknown>
+      if (fields.length > 0) {
+        data = { ...data }
+        for (const f of fields) if (f in data) data[f] = seal(data[f], random(16).toString("hex"))
+      }
+      seq += 1
+      const unsigned: UnsignedRecord = {
+        id: uuidv7(Number(nanos / 1_000_000n), random(10)),
+        stream,
+        type: event.type,
+        revision,
+        at: formatTimestamp(nanos),
+        actor: opts.actor,
+        correlation: opts.correlation ?? null,
+        causation: opts.causation ?? null,
+        data,
+        chain: { writer, seq, prev }
+      }
+      const hash = recordHash(unsigned)
+      prev = hash
+      range.append(Buffer.from(hash, "hex"))
+      sinceCheckpoint += 1
+      return { ...unsigned, hash }
+    }
+
+    interface Planned {
+      readonly stream: string
+      readonly expected: ExpectedRevision
+      readonly records: Array<UnsignedRecord & { hash: string }>
+      readonly request: Request | null
+    }
+
+    const planCheckpoint = (nanos: bigint): Effect.Effect<Planned, StoreError> =>
+      Effect.gen(function* () {
+        const stream = keyStream(writer)
+        const current = yield* revisionOf(stream)
+        const record = stamp(stream, (current ?? -1) + 1, { type: Checkpoint.type, data: { size: seq + 1, root: Buffer.from(range.root()).toString("hex") } }, { actor: SYSTEM }, nanos)
+        revisions.set(stream, record.revision)
+        return { stream, expected: current ?? "no_stream", records: [record], request: null }
+      })
+
+    const commit = (planned: ReadonlyArray<Planned>) =>
+      Effect.gen(function* () {
+        const all = planned.flatMap((p) => p.records)
+        const sigs = yield* signer.sign(all.map((r) => r.hash))
+        let i = 0
+        const signed = planned.map((p) => ({ ...p, records: p.records.map((r) => ({ ...r, sig: sigs[i++]! }) as LedgerRecord) }))
+        const results = yield* Effect.all(
+          signed.map((p) => Effect.either(store.append(p.stream, p.records, p.expected))),
+          { concurrency: "unbounded" }
+        )
+        return { signed, results }
+      })
+
+    const queue = yield* Queue.unbounded<Request>()
+
+    const processBatch = (requests: ReadonlyArray<Request>) =>
+      Effect.gen(function* () {
+        const nanos = yield* Clock.currentTimeNanos
+        const planned: Array<Planned> = []
+        for (const req of requests) {
+          if (req.kind === "events") {
+            const current = yield* revisionOf(req.stream)
+            const expected = req.options.expected ?? "any"
+            const ok = expected === "any" || (expected === "no_stream" ? current === null : current === expected)
+            if (!ok) {
+              yield* Deferred.fail(req.done, new WrongExpectedRevision({ stream: req.stream, expected, actual: current }))
+              continue
+            }
+            if (req.events.length === 0) {
+              yield* Deferred.succeed(req.done, [])
+              continue
+            }
+            const base = (current ?? -1) + 1
+            const records = req.events.map((e, i) => stamp(req.stream, base + i, e, req.options, nanos))
+            revisions.set(req.stream, base + records.length - 1)
+            planned.push({ stream: req.stream, expected: current ?? "no_stream", records, request: req })
+            if (sinceCheckpoint >= everyRecords) planned.push(yield* planCheckpoint(nanos))
+          } else if (req.kind === "checkpoint") {
+            if (sinceCheckpoint === 0) {
+              yield* Deferred.succeed(req.done, null)
+              continue
+            }
+            planned.push({ ...(yield* planCheckpoint(nanos)), request: req })
+          }
+        }
+        if (planned.length === 0) return
+        const { signed, results } = yield* commit(planned)
+        const failed = results.find((r) => r._tag === "Left")
+        if (failed) yield* recover.pipe(Effect.orDie)
+        for (let i = 0; i < signed.length; i++) {
+          const p = signed[i]!
+          const result = results[i]!
+          if (result._tag === "Right" && p.records[0]?.type === Checkpoint.type && options.witnessFile)
+            yield* appendWitness(options.witnessFile, p.records[0], key).pipe(Effect.orDie)
+          if (p.request === null) continue
+          if (p.request.kind === "events")
+            yield* result._tag === "Right" ? Deferred.succeed(p.request.done, p.records) : Deferred.fail(p.request.done, result.left)
+          else if (p.request.kind === "checkpoint")
+            yield* result._tag === "Right" ? Deferred.succeed(p.request.done, p.records[0] ?? null) : Deferred.fail(p.request.done, asLedgerError(result.left))
+        }
+      })
+
+    const rotate = (req: Extract<Request, { kind: "rotate" }>) =>
+      Effect.gen(function* () {
+        const next = yield* stageNextKey(options.dataDir, writer)
+        const nanos = yield* Clock.currentTimeNanos
+        const stream = keyStream(writer)
+        const current = yield* revisionOf(stream)
+        const data = { algorithm: "ed25519", previousKeyId: key.keyId, keyId: next.keyId, publicKey: Buffer.from(next.publicKeyRaw).toString("hex") }
+        const record = stamp(stream, (current ?? -1) + 1, { type: WriterKeyRotated.type, data }, { actor: SYSTEM }, nanos)
+        revisions.set(stream, record.revision)
+        const { results } = yield* commit([{ stream, expected: current ?? "no_stream", records: [record], request: req }])
+        const result = results[0]!
+        if (result._tag === "Left") {
+          yield* recover.pipe(Effect.orDie)
+          yield* discardStagedKey(options.dataDir).pipe(Effect.ignore)
+          return yield* Deferred.fail(req.done, asLedgerError(result.left))
+        }
+        yield* promoteStagedKey(options.dataDir, next).pipe(Effect.orDie)
+        const previousKeyId = key.keyId
+        key = next
+        yield* signer.setKey(next.privateKey, next.pkcs8)
+        yield* Deferred.succeed(req.done, { previousKeyId, keyId: next.keyId })
+      })
+
+    const drain = Effect.gen(function* () {
+      const taken = yield* Queue.takeBetween(queue, 1, maxBatch)
+      let batch: Array<Request> = []
+      for (const req of taken) {
+        if (req.kind === "rotate") {
+          if (batch.length > 0) yield* processBatch(batch)
+          batch = []
+          yield* rotate(req)
+        } else batch.push(req)
+      }
+      if (batch.length > 0) yield* processBatch(batch)
+    })
+
+    yield* recover
+    if (seq < 0) {
+      const registered = yield* Effect.gen(function* () {
+        const nanos = yield* Clock.currentTimeNanos
+        const stream = keyStream(writer)
+        const data = { algorithm: "ed25519", keyId: key.keyId, publicKey: Buffer.from(key.publicKeyRaw).toString("hex"), host: options.host ?? "localhost" }
+        const record = stamp(stream, 0, { type: WriterKeyRegistered.type, data }, { actor: SYSTEM }, nanos)
+        revisions.set(stream, 0)
+        return yield* commit([{ stream, expected: "no_stream", records: [record], request: null }])
+      })
+      const first = registered.results[0]!
+      if (first._tag === "Left") return yield* Effect.fail(first.left as StoreError)
+    }
+
+    yield* Effect.forkScoped(Effect.forever(drain))
+    if (options.checkpointEverySeconds && options.checkpointEverySeconds > 0)
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.gen(function* () {
+            const done = yield* Deferred.make<LedgerRecord | null, LedgerError>()
+            yield* Queue.offer(queue, { kind: "checkpoint", done })
+            yield* Deferred.await(done).pipe(Effect.ignore)
+          }),
+          Schedule.spaced(`${options.checkpointEverySeconds} seconds`)
+        )
+      )
+    // Whatever is queued when the scope closes is still written.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        const rest = yield* Queue.takeAll(queue)
+        if (rest.length > 0) yield* processBatch([...rest].filter((r) => r.kind !== "rotate")).pipe(Effect.ignore)
+      })
+    )
+
+    const ledger: LedgerShape = {
+      writerId: writer,
+      currentKeyId: Effect.sync(() => key.keyId),
+      append: (stream, events, opts) =>
+        Effect.gen(function* () {
+          const done = yield* Deferred.make<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>()
+          yield* Queue.offer(queue, { kind: "events", stream, events, options: opts, done })
+          return yield* Deferred.await(done)
+        }),
+      checkpoint: Effect.gen(function* () {
+        const done = yield* Deferred.make<LedgerRecord | null, LedgerError>()
+        yield* Queue.offer(queue, { kind: "checkpoint", done })
+        return yield* Deferred.await(done)
+      }),
+      rotateKey: Effect.gen(function* () {
+        const done = yield* Deferred.make<{ previousKeyId: string; keyId: string }, LedgerError>()
+        yield* Queue.offer(queue, { kind: "rotate", done })
+        return yield* Deferred.await(done)
+      }),
+      head: Effect.sync(() => ({ seq, hash: prev }))
+    }
+    return ledger
+
+    function lastChainEvents(w: string) {
+      return store.readStream(keyStream(w)).pipe(
+        Stream.runFold({ keyId: null as string | null, checkpointSeq: null as number | null }, (acc, { record }) => {
+          if (record.type === WriterKeyRegistered.type || record.type === WriterKeyRotated.type)
+            return { ...acc, keyId: String(record.data["keyId"]) }
+          if (record.type === Checkpoint.type) return { ...acc, checkpointSeq: record.chain.seq }
+          return acc
+        })
+      )
+    }
+
+    function reconcileKey(dataDir: string, loaded: WriterKey) {
+      return Effect.gen(function* () {
+        const { keyId: ledgerKeyId } = yield* lastChainEvents(loaded.writerId)
+        const staged = yield* readStagedKey(dataDir, loaded.writerId)
+        if (ledgerKeyId === null || ledgerKeyId === loaded.keyId) {
+          if (staged) yield* discardStagedKey(dataDir)
+          return loaded
+        }
+        if (staged && staged.keyId === ledgerKeyId) {
+          yield* promoteStagedKey(dataDir, staged)
+          return staged
+        }
+        return yield* Effect.fail(new KeyMismatch({ file: `${dataDir}/keys/writer.key`, keyId: loaded.keyId, ledgerKeyId, writer: loaded.writerId }))
+      })
+    }
+  })
+
+export const LedgerLive = (options: LedgerOptions) => Layer.scoped(Ledger, makeLedger(options))
