@@ -158,6 +158,7 @@ export const makeLedger = (options: LedgerOptions) =>
         const current = yield* revisionOf(stream)
         const record = stamp(stream, (current ?? -1) + 1, { type: Checkpoint.type, data: { size: seq + 1, root: Buffer.from(range.root()).toString("hex") } }, { actor: SYSTEM }, nanos)
         revisions.set(stream, record.revision)
+        sinceCheckpoint = 0
         return { stream, expected: current ?? "no_stream", records: [record], request: null }
       })
 
