@@ -15,6 +15,7 @@ import { readWitness, type WitnessUnreadable } from "./witness.js"
 
 export interface VerifyOptions {
   readonly mode: "fast" | "full"
+  /** worker threads for --full; 0 checks on the calling thread (small ledgers, tests) */
   readonly workers?: number
   readonly witnessFile?: string | undefined
   readonly writer?: string | undefined
@@ -32,8 +33,12 @@ export interface VerifyReport {
 
 const positionText = (p: Position) => (p.commit === p.prepare ? String(p.commit) : `${p.commit}/${p.prepare}`)
 
-const verifySigMain = (pub: string, hash: string, sig: string) =>
-  verifySignature(null, Buffer.from(hash, "hex"), publicKeyFromRaw(Buffer.from(pub, "hex")), Buffer.from(sig, "hex"))
+const publicKeys = new Map<string, ReturnType<typeof publicKeyFromRaw>>()
+const verifySigMain = (pub: string, hash: string, sig: string) => {
+  let key = publicKeys.get(pub)
+  if (!key) publicKeys.set(pub, (key = publicKeyFromRaw(Buffer.from(pub, "hex"))))
+  return verifySignature(null, Buffer.from(hash, "hex"), key, Buffer.from(sig, "hex"))
+}
 
 /** Key events as the store claims them; the chain verifier checks each claim in order. */
 const keySchedule = (store: EventStoreShape): Effect.Effect<KeySchedule, StoreError> => {
@@ -83,6 +88,8 @@ export const verifyLedger = (store: EventStoreShape, options: VerifyOptions): Ef
     if (options.mode === "fast" && store.readIndex) {
       yield* Stream.runForEach(store.readIndex(), (rows) => Effect.sync(() => feed(rows.map((r) => indexEntry(r, schedule)))))
     } else if (options.mode === "fast") {
+      yield* Stream.runForEach(store.readAllRaw(), (rows) => Effect.sync(() => feed(rows.map((r) => chainEventEntry(positionText(r.position), r.body, schedule)))))
+    } else if (options.workers === 0) {
       yield* Stream.runForEach(store.readAllRaw(), (rows) => Effect.sync(() => feed(rows.map((r) => chainEventEntry(positionText(r.position), r.body, schedule)))))
     } else {
       yield* verifyInWorkers(store, schedule, options.workers ?? Math.min(2, availableParallelism()), feed)
