@@ -21,6 +21,15 @@ export const keyAt = (schedule: KeySchedule, writer: string, seq: number): strin
   return key
 }
 
+// A malformed key in a tampered record must read as "does not verify", never as a crash.
+const safely = (check: () => boolean): boolean => {
+  try {
+    return check()
+  } catch {
+    return false
+  }
+}
+
 const CHAIN_TYPES = new Set(["WriterKeyRegistered", "WriterKeyRotated", "Checkpoint"])
 
 // When a record does not decode, its writer and seq are still looked for so the report can name them.
@@ -50,10 +59,10 @@ export const summarize = (
     }
   }
   const r = decoded.right
-  const hashOk = hashOf(r) === r.hash
+  const hashOk = safely(() => hashOf(r) === r.hash)
   const key = keyAt(schedule, r.chain.writer, r.chain.seq)
   let signedBy: string | null = null
-  if (key !== null && verifySig(key, r.hash, r.sig)) signedBy = key
+  if (key !== null && safely(() => verifySig(key, r.hash, r.sig))) signedBy = key
   return {
     position,
     writer: r.chain.writer,

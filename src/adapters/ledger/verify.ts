@@ -44,7 +44,7 @@ const verifySigMain = (pub: string, hash: string, sig: string) => {
 const keySchedule = (store: EventStoreShape): Effect.Effect<KeySchedule, StoreError> => {
   const schedule: Record<string, Array<{ fromSeq: number; publicKey: string }>> = {}
   const add = (writer: string, fromSeq: number, publicKey: unknown) => {
-    if (typeof publicKey !== "string") return
+    if (typeof publicKey !== "string" || !/^[0-9a-f]{64}$/.test(publicKey)) return
     ;(schedule[writer] ??= []).push({ fromSeq, publicKey })
   }
   const consider = (body: string) => {

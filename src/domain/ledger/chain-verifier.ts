@@ -92,7 +92,9 @@ export class ChainVerifier {
   }
 
   feed(e: ChainEntry): void {
-    const writer = e.writer ?? this.lastWriter
+    // A damaged record may name a writer that does not exist; it belongs where it sits.
+    const damaged = e.undecodable !== undefined || e.hashOk === false
+    const writer = e.writer !== null && (this.writers.has(e.writer) || !damaged) ? e.writer : this.lastWriter ?? e.writer
     if (writer === null) {
       const s = this.state("unknown")
       if (!s.finding) this.fail(s, e, "unknown", null as unknown as number, "undecodable", e.undecodable ?? "record does not decode")
@@ -102,16 +104,18 @@ export class ChainVerifier {
     const s = this.state(writer)
     if (s.finding) return
     if (e.undecodable !== undefined) return this.fail(s, e, writer, s.expected, "undecodable", e.undecodable)
+    // A record that is not intact is reported where it sits in the chain, whatever seq it claims.
+    if ((this.mode === "full" || e.data) && e.hashOk === false)
+      return this.fail(s, e, writer, s.expected, "hash-mismatch", `the stored hash does not match the record's content (it claims seq ${e.seq})`)
     if (e.seq !== s.expected) {
-      return e.seq > s.expected
-        ? this.fail(s, e, writer, s.expected, "missing-records", `expected seq ${s.expected}, found seq ${e.seq}: ${e.seq - s.expected} record(s) missing or moved`)
-        : this.fail(s, e, writer, e.seq, "reordered", `seq ${e.seq} appears again after seq ${s.expected - 1} (duplicate or reordered record)`)
+      if (e.seq > s.expected)
+        return this.fail(s, e, writer, s.expected, "missing-records", `expected seq ${s.expected}, found seq ${e.seq}: ${e.seq - s.expected} record(s) missing or moved`)
+      if (e.seq === s.expected - 1 && e.hash === s.lastHash)
+        return this.fail(s, e, writer, e.seq, "reordered", `seq ${e.seq} appears twice in a row (a duplicated record)`)
+      return this.fail(s, e, writer, s.expected, "reordered", `expected seq ${s.expected}, found a record claiming seq ${e.seq} (duplicated or moved)`)
     }
     if (e.prev !== s.lastHash)
       return this.fail(s, e, writer, e.seq, "broken-link", `prev ${e.prev ?? "null"} is not the hash of seq ${e.seq - 1} (${s.lastHash ?? "none"})`)
-    if (this.mode === "full" || e.data) {
-      if (e.hashOk === false) return this.fail(s, e, writer, e.seq, "hash-mismatch", "the stored hash does not match the record's content")
-    }
     if (e.type === "WriterKeyRegistered") {
       const pub = String(e.data?.["publicKey"] ?? "")
       if (e.seq !== 0 || s.key !== null)

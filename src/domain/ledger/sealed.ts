@@ -37,7 +37,9 @@ const asSealed = (v: Record<string, unknown>): { salt: string; value: unknown } 
   const inner = v["$sealed"]
   if (!isObject(inner) || Object.keys(v).length !== 1) return undefined
   const salt = inner["salt"]
-  return typeof salt === "string" ? { salt, value: inner["value"] } : undefined
+  const keys = Object.keys(inner)
+  const wellFormed = typeof salt === "string" && keys.length === 2 && "value" in inner && inner["value"] !== undefined
+  return wellFormed ? { salt, value: inner["value"] } : undefined
 }
 
 /** The value as the hash sees it: every sealed value replaced by `{ $redacted: commitment }`. */

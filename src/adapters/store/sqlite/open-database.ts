@@ -1,7 +1,7 @@
 // Opening the SQLite file with checks that turn a corrupt, truncated or unreadable file into one
 // clear error naming the file, before SQLite can misbehave on it. Nothing is ever overwritten.
 import Database from "better-sqlite3"
-import { closeSync, constants, accessSync, existsSync, openSync, readSync, statSync } from "node:fs"
+import { closeSync, constants, accessSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { Effect } from "effect"
 import { StoreCorrupt, StoreUnavailable } from "../event-store.js"
@@ -36,7 +36,10 @@ export const openDatabase = (file: string, options: { readonly readonly: boolean
     try: () => {
       const exists = existsSync(file)
       if (!exists && options.readonly) throw new StoreUnavailable({ store: file, problem: "no ledger here (the file does not exist)" })
-      if (!exists) accessSync(dirname(file), constants.W_OK)
+      if (!exists) {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+        accessSync(dirname(file), constants.W_OK)
+      }
       else accessSync(file, options.readonly ? constants.R_OK : constants.R_OK | constants.W_OK)
       if (exists) {
         const problem = checkHeader(file)
