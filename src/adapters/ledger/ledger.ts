@@ -14,6 +14,7 @@ import { EventStore, StoreUnavailable, type ExpectedRevision, type StoreError, W
 import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, readStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
 import { makeSignerPool } from "./signer-pool.js"
 import { appendWitness } from "./witness.js"
+import { acquireWriterLock, type WriterBusy } from "./writer-lock.js"
 
 export class KeyMismatch extends Data.TaggedError("KeyMismatch")<{ readonly file: string; readonly keyId: string; readonly ledgerKeyId: string; readonly writer: string }> {
   override get message() {
@@ -21,7 +22,7 @@ export class KeyMismatch extends Data.TaggedError("KeyMismatch")<{ readonly file
   }
 }
 
-export type LedgerError = StoreError | KeyError | KeyMismatch
+export type LedgerError = StoreError | KeyError | KeyMismatch | WriterBusy
 
 export interface AppendOptions {
   readonly actor: Actor
@@ -72,6 +73,7 @@ const SYSTEM: Actor = { kind: "system", id: "ledger" }
 export const makeLedger = (options: LedgerOptions) =>
   Effect.gen(function* () {
     const store = yield* EventStore
+    yield* acquireWriterLock(options.dataDir)
     const { key: initialKey } = yield* loadOrCreateWriterKey(options.dataDir)
     const writer = initialKey.writerId
     const everyRecords = options.checkpointEveryRecords ?? 1000

@@ -34,6 +34,7 @@ const checkHeader = (file: string): string | null => {
 export const openDatabase = (file: string, options: { readonly readonly: boolean }) =>
   Effect.try({
     try: () => {
+      if (existsSync(dirname(file))) accessSync(dirname(file), constants.R_OK | constants.X_OK)
       const exists = existsSync(file)
       if (!exists && options.readonly) throw new StoreUnavailable({ store: file, problem: "no ledger here (the file does not exist)" })
       if (!exists) {
