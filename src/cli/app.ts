@@ -1,12 +1,13 @@
 // The `hydravisor` command tree: one module per verb, composed here.
 import { Command } from "@effect/cli"
 import { auditCommand } from "./commands/audit.js"
+import { configCommand } from "./commands/config.js"
 import { demoCommand } from "./commands/demo.js"
 import { keysCommand } from "./commands/keys.js"
 
 export const hydravisor = Command.make("hydravisor").pipe(
   Command.withDescription("Auditable sandboxes for untrusted AI agents: every action is a hash-chained, Ed25519-signed ledger event."),
-  Command.withSubcommands([auditCommand, keysCommand, demoCommand])
+  Command.withSubcommands([auditCommand, keysCommand, configCommand, demoCommand])
 )
 
 export const cli = Command.run(hydravisor, { name: "hydravisor", version: "0.1.0" })

@@ -2,7 +2,7 @@
 // them. Requests queue up; one fiber takes all that wait, chains and signs them, and hands them to the
 // store together so that they share one durable commit. It recovers its chain head on start.
 import { randomBytes } from "node:crypto"
-import { Clock, Context, Data, Deferred, Effect, Layer, Queue, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Data, Deferred, Effect, Fiber, Layer, Queue, Schedule, Stream } from "effect"
 import type { NewEvent } from "../../domain/ledger/event-definition.js"
 import { recordHash } from "../../domain/ledger/hash.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
@@ -164,10 +164,8 @@ export const makeLedger = (options: LedgerOptions) =>
         return { stream, expected: current ?? "no_stream", records: [record], request: null }
       })
 
-    const commit = (planned: ReadonlyArray<Planned>) =>
+    const appendSigned = (planned: ReadonlyArray<Planned>, sigs: ReadonlyArray<string>) =>
       Effect.gen(function* () {
-        const all = planned.flatMap((p) => p.records)
-        const sigs = yield* signer.sign(all.map((r) => r.hash))
         let i = 0
         const signed = planned.map((p) => ({ ...p, records: p.records.map((r) => ({ ...r, sig: sigs[i++]! }) as LedgerRecord) }))
         const results = yield* Effect.all(
@@ -177,9 +175,14 @@ export const makeLedger = (options: LedgerOptions) =>
         return { signed, results }
       })
 
+    const hashesOf = (planned: ReadonlyArray<Planned>) => planned.flatMap((p) => p.records.map((r) => r.hash))
+
+    const commit = (planned: ReadonlyArray<Planned>) => Effect.flatMap(signer.sign(hashesOf(planned)), (sigs) => appendSigned(planned, sigs))
+
     const queue = yield* Queue.unbounded<Request>()
 
-    const processBatch = (requests: ReadonlyArray<Request>) =>
+    /** Stamps the records of a batch on the chain; requests that cannot go in are answered now. */
+    const plan = (requests: ReadonlyArray<Request>) =>
       Effect.gen(function* () {
         const nanos = yield* Clock.currentTimeNanos
         const planned: Array<Planned> = []
@@ -209,9 +212,14 @@ export const makeLedger = (options: LedgerOptions) =>
             planned.push({ ...(yield* planCheckpoint(nanos)), request: req })
           }
         }
-        if (planned.length === 0) return
-        const { signed, results } = yield* commit(planned)
-        const failed = results.find((r) => r._tag === "Left")
+        return planned
+      })
+
+    /** Appends a signed batch and answers its requests; false when the store refused any of it. */
+    const finish = (planned: ReadonlyArray<Planned>, sigs: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const { signed, results } = yield* appendSigned(planned, sigs)
+        const failed = results.some((r) => r._tag === "Left")
         if (failed) yield* recover.pipe(Effect.orDie)
         for (let i = 0; i < signed.length; i++) {
           const p = signed[i]!
@@ -224,6 +232,22 @@ export const makeLedger = (options: LedgerOptions) =>
           else if (p.request.kind === "checkpoint")
             yield* result._tag === "Right" ? Deferred.succeed(p.request.done, p.records[0] ?? null) : Deferred.fail(p.request.done, asLedgerError(result.left))
         }
+        return !failed
+      })
+
+    /** A batch stamped on top of one the store refused is void: its requests fail and may be retried. */
+    const abandon = (planned: ReadonlyArray<Planned>) =>
+      Effect.forEach(planned, (p) => {
+        const error = new StoreUnavailable({ store: store.describe, problem: "an earlier batch failed to commit; nothing of this append was written, retry it" })
+        if (p.request?.kind === "events") return Deferred.fail(p.request.done, error)
+        if (p.request?.kind === "checkpoint") return Deferred.fail(p.request.done, error)
+        return Effect.void
+      })
+
+    const processBatch = (requests: ReadonlyArray<Request>) =>
+      Effect.gen(function* () {
+        const planned = yield* plan(requests)
+        if (planned.length > 0) yield* finish(planned, yield* signer.sign(hashesOf(planned)))
       })
 
     const rotate = (req: Extract<Request, { kind: "rotate" }>) =>
@@ -249,18 +273,43 @@ export const makeLedger = (options: LedgerOptions) =>
         yield* Deferred.succeed(req.done, { previousKeyId, keyId: next.keyId })
       })
 
-    const drain = Effect.gen(function* () {
-      const taken = yield* Queue.takeBetween(queue, 1, maxBatch)
-      let batch: Array<Request> = []
-      for (const req of taken) {
-        if (req.kind === "rotate") {
-          if (batch.length > 0) yield* processBatch(batch)
-          batch = []
-          yield* rotate(req)
-        } else batch.push(req)
-      }
-      if (batch.length > 0) yield* processBatch(batch)
+    // Pipelined: batch k+1 is stamped and its signing started before batch k commits, so the
+    // workers sign while the main thread waits on the commit's fsync.
+    let inflight: { readonly planned: ReadonlyArray<Planned>; readonly sigs: Fiber.Fiber<ReadonlyArray<string>> } | null = null
+    const settleInflight = Effect.gen(function* () {
+      const current = inflight
+      inflight = null
+      if (current === null) return true
+      return yield* finish(current.planned, yield* Fiber.join(current.sigs))
     })
+
+    // Only the wait for work is interruptible: a batch, once taken, is committed and answered.
+    const drain = Effect.uninterruptibleMask((restore) => Effect.gen(function* () {
+      const taken = yield* restore(inflight === null ? Queue.takeBetween(queue, 1, maxBatch) : Queue.takeUpTo(queue, maxBatch))
+      const requests = Chunk.toReadonlyArray(taken)
+      if (requests.some((r) => r.kind === "rotate")) {
+        yield* settleInflight
+        let batch: Array<Request> = []
+        for (const req of requests) {
+          if (req.kind === "rotate") {
+            if (batch.length > 0) yield* processBatch(batch)
+            batch = []
+            yield* rotate(req)
+          } else batch.push(req)
+        }
+        if (batch.length > 0) yield* processBatch(batch)
+        return
+      }
+      const next = requests.length > 0 ? yield* plan(requests) : []
+      const nextSigs = next.length > 0 ? yield* Effect.fork(signer.sign(hashesOf(next))) : null
+      const ok = yield* settleInflight
+      if (!ok && nextSigs !== null) {
+        yield* Fiber.interrupt(nextSigs)
+        yield* abandon(next)
+        return
+      }
+      if (nextSigs !== null) inflight = { planned: next, sigs: nextSigs }
+    }))
 
     yield* recover
     if (seq < 0) {
@@ -276,7 +325,7 @@ export const makeLedger = (options: LedgerOptions) =>
       if (first._tag === "Left") return yield* Effect.fail(first.left as StoreError)
     }
 
-    yield* Effect.forkScoped(Effect.forever(drain))
+    const drainFiber = yield* Effect.forkScoped(Effect.forever(drain))
     if (options.checkpointEverySeconds && options.checkpointEverySeconds > 0)
       yield* Effect.forkScoped(
         Effect.repeat(
@@ -291,6 +340,8 @@ export const makeLedger = (options: LedgerOptions) =>
     // Whatever is queued when the scope closes is still written.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
+        yield* Fiber.interrupt(drainFiber)
+        yield* settleInflight.pipe(Effect.ignore)
         const rest = yield* Queue.takeAll(queue)
         if (rest.length > 0) yield* processBatch([...rest].filter((r) => r.kind !== "rotate")).pipe(Effect.ignore)
       })

@@ -5,6 +5,7 @@ import { Effect, Either, Option } from "effect"
 import { verifyLedger, type VerifyReport } from "../../adapters/ledger/verify.js"
 import { buildInclusionProof } from "../../adapters/ledger/proof.js"
 import { checkInclusionProof, decodeInclusionProof } from "../../domain/ledger/proof.js"
+import { cliConfig } from "../config.js"
 import { resolveDataDir } from "../data-dir.js"
 import { ExitWith } from "../errors.js"
 import { dataDirOption, jsonOption } from "../options.js"
@@ -41,12 +42,13 @@ const verify = Command.make(
   (o) =>
     Effect.gen(function* () {
       const dataDir = resolveDataDir(o.dataDir)
+      const { config } = yield* cliConfig()
       const line = progress("verifying")
       const report = yield* withReadOnlyStore(dataDir, (store) =>
         verifyLedger(store, {
           mode: o.fast && !o.full ? "fast" : "full",
           workers: Option.getOrElse(o.workers, () => 2),
-          witnessFile: Option.getOrUndefined(o.witness),
+          witnessFile: Option.getOrElse(o.witness, () => config.ledger.witness_file),
           writer: Option.getOrUndefined(o.writer),
           onProgress: (n) => line.update(`${n} records`)
         })
