@@ -3,11 +3,12 @@ import { Command } from "@effect/cli"
 import { auditCommand } from "./commands/audit.js"
 import { configCommand } from "./commands/config.js"
 import { demoCommand } from "./commands/demo.js"
+import { doctorCommand } from "./commands/doctor.js"
 import { keysCommand } from "./commands/keys.js"
 
 export const hydravisor = Command.make("hydravisor").pipe(
   Command.withDescription("Auditable sandboxes for untrusted AI agents: every action is a hash-chained, Ed25519-signed ledger event."),
-  Command.withSubcommands([auditCommand, keysCommand, configCommand, demoCommand])
+  Command.withSubcommands([auditCommand, keysCommand, configCommand, doctorCommand, demoCommand])
 )
 
 export const cli = Command.run(hydravisor, { name: "hydravisor", version: "0.1.0" })
