@@ -10,7 +10,7 @@ import { CompactRange } from "../../domain/ledger/merkle.js"
 import type { Actor, LedgerRecord, UnsignedRecord } from "../../domain/ledger/record.js"
 import { seal } from "../../domain/ledger/sealed.js"
 import { formatTimestamp, uuidv7 } from "../../domain/ledger/time.js"
-import { EventStore, StoreUnavailable, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
+import { EventStore, StoreUnavailable, appendMany, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
 import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, readStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
 import { makeSignerPool } from "./signer-pool.js"
 import { appendWitness } from "./witness.js"
@@ -168,10 +168,7 @@ export const makeLedger = (options: LedgerOptions) =>
       Effect.gen(function* () {
         let i = 0
         const signed = planned.map((p) => ({ ...p, records: p.records.map((r) => ({ ...r, sig: sigs[i++]! }) as LedgerRecord) }))
-        const results = yield* Effect.all(
-          signed.map((p) => Effect.either(store.append(p.stream, p.records, p.expected))),
-          { concurrency: "unbounded" }
-        )
+        const results = yield* appendMany(store, signed)
         return { signed, results }
       })
 
@@ -285,8 +282,11 @@ export const makeLedger = (options: LedgerOptions) =>
 
     // Only the wait for work is interruptible: a batch, once taken, is committed and answered.
     const drain = Effect.uninterruptibleMask((restore) => Effect.gen(function* () {
-      const taken = yield* restore(inflight === null ? Queue.takeBetween(queue, 1, maxBatch) : Queue.takeUpTo(queue, maxBatch))
-      const requests = Chunk.toReadonlyArray(taken)
+      const first = yield* restore(inflight === null ? Queue.takeBetween(queue, 1, maxBatch) : Queue.takeUpTo(queue, maxBatch))
+      // Let callers that were just answered enqueue their next append, so batches stay large.
+      yield* Effect.yieldNow()
+      const more = yield* Queue.takeUpTo(queue, maxBatch - first.length)
+      const requests = [...Chunk.toReadonlyArray(first), ...Chunk.toReadonlyArray(more)]
       if (requests.some((r) => r.kind === "rotate")) {
         yield* settleInflight
         let batch: Array<Request> = []

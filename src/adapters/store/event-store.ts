@@ -1,6 +1,6 @@
 // The store port (design.md §3): append with optimistic concurrency, reads by stream and in global
 // order, and a catch-up-then-live subscription. Adapters: sqlite/ (embedded default), eventstoredb/.
-import { Context, Data, type Effect, type Stream } from "effect"
+import { Context, Data, Effect, type Either, type Stream } from "effect"
 import type { LedgerRecord } from "../../domain/ledger/record.js"
 
 /** A place in the store's global order; sqlite uses commit = prepare = rowid, ESDB its $all position. */
@@ -38,6 +38,12 @@ export interface IndexRow {
 }
 
 export const CHAIN_EVENT_TYPES = ["WriterKeyRegistered", "WriterKeyRotated", "Checkpoint"] as const
+
+export interface AppendRequest {
+  readonly stream: string
+  readonly records: ReadonlyArray<LedgerRecord>
+  readonly expected: ExpectedRevision
+}
 
 export interface AppendResult {
   readonly nextExpectedRevision: number
@@ -88,6 +94,13 @@ export interface EventStoreShape {
     records: ReadonlyArray<LedgerRecord>,
     expected: ExpectedRevision
   ) => Effect.Effect<AppendResult, WrongExpectedRevision | StoreError>
+  /**
+   * Several appends submitted together, answered one by one (a store with transactions commits them
+   * in one). Optional: `appendMany` below falls back to concurrent `append`s.
+   */
+  readonly appendMany?: (
+    requests: ReadonlyArray<AppendRequest>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<AppendResult, WrongExpectedRevision | StoreError>>>
   readonly readStream: (stream: string, fromRevision?: number) => Stream.Stream<StoredRecord, StoreError>
   /** Records strictly after `from`, in global order. */
   readonly readAll: (from?: Position) => Stream.Stream<StoredRecord, StoreError>
@@ -106,3 +119,12 @@ export interface EventStoreShape {
 }
 
 export class EventStore extends Context.Tag("hydravisor/EventStore")<EventStore, EventStoreShape>() {}
+
+/** Submits appends together: one transaction where the store has them, concurrent appends otherwise. */
+export const appendMany = (store: EventStoreShape, requests: ReadonlyArray<AppendRequest>) =>
+  store.appendMany
+    ? store.appendMany(requests)
+    : Effect.all(
+        requests.map((r) => Effect.either(store.append(r.stream, r.records, r.expected))),
+        { concurrency: "unbounded" }
+      )

@@ -147,6 +147,27 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
             })
           })
 
+    const appendManyImpl: NonNullable<EventStoreShape["appendMany"]> = (requests) =>
+      options.readonly
+        ? Effect.succeed(requests.map(() => Either.left(new StoreUnavailable({ store: file, problem: "opened read-only" }))))
+        : Effect.async((resume) => {
+            const results: Array<Either.Either<AppendResult, WrongExpectedRevision | StoreError>> = new Array(requests.length)
+            let left = requests.length
+            if (left === 0) return resume(Effect.succeed([]))
+            if (queue.length === 0) setImmediate(flush)
+            requests.forEach((r, i) =>
+              queue.push({
+                stream: r.stream,
+                records: r.records,
+                expected: r.expected,
+                resume: (result) => {
+                  results[i] = result
+                  if (--left === 0) resume(Effect.succeed(results))
+                }
+              })
+            )
+          })
+
     const decodeRows = (rows: ReadonlyArray<RecordRow>): Effect.Effect<Chunk.Chunk<StoredRecord>, StoreError> =>
       Effect.forEach(rows, (row) =>
         Either.match(fromRow(row), {
@@ -236,6 +257,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
     const shape: EventStoreShape = {
       describe: file,
       append,
+      appendMany: appendManyImpl,
       readStream,
       readAll,
       subscribeAll,
