@@ -337,13 +337,16 @@ export const makeLedger = (options: LedgerOptions) =>
           Schedule.spaced(`${options.checkpointEverySeconds} seconds`)
         )
       )
-    // Whatever is queued when the scope closes is still written.
+    // Whatever is queued when the scope closes is still written, and a last checkpoint covers it
+    // (and reaches the witness), so a clean shutdown leaves no unwitnessed tail.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         yield* Fiber.interrupt(drainFiber)
         yield* settleInflight.pipe(Effect.ignore)
         const rest = yield* Queue.takeAll(queue)
         if (rest.length > 0) yield* processBatch([...rest].filter((r) => r.kind !== "rotate")).pipe(Effect.ignore)
+        const done = yield* Deferred.make<LedgerRecord | null, LedgerError>()
+        yield* processBatch([{ kind: "checkpoint", done }]).pipe(Effect.ignore)
       })
     )
 
