@@ -7,9 +7,9 @@ import { ledgerFile, tempDir, writeEvents } from "../support/ledger-fixture.js"
 import { runCli } from "../support/cli.js"
 
 describe("hydravisor keys", () => {
-  it("show creates the writer key on first use with mode 0600", () => {
+  it("show creates the writer key on first use with mode 0600", async () => {
     const dir = join(tempDir(), "data")
-    const r = runCli(["keys", "show", "--data-dir", dir, "--json"])
+    const r = await runCli(["keys", "show", "--data-dir", dir, "--json"])
     expect(r.code).toBe(0)
     const info = JSON.parse(r.stdout)
     expect(info.mode).toBe("0600")
@@ -20,16 +20,16 @@ describe("hydravisor keys", () => {
   it("rotate records WriterKeyRotated signed by the old key; the chain verifies across the rotation", async () => {
     const dir = join(tempDir(), "data")
     await Effect.runPromise(writeEvents(dir, 10))
-    const rotated = runCli(["keys", "rotate", "--data-dir", dir, "--json"])
+    const rotated = await runCli(["keys", "rotate", "--data-dir", dir, "--json"])
     expect(rotated.code).toBe(0)
     const { previousKeyId, keyId } = JSON.parse(rotated.stdout)
     expect(keyId).not.toBe(previousKeyId)
     await Effect.runPromise(writeEvents(dir, 10))
-    const verified = runCli(["audit", "verify", "--data-dir", dir, "--json"])
+    const verified = await runCli(["audit", "verify", "--data-dir", dir, "--json"])
     expect(verified.code).toBe(0)
     const report = JSON.parse(verified.stdout)
     expect(report.writers[0].keyIds).toEqual([previousKeyId, keyId])
-    const show = JSON.parse(runCli(["keys", "show", "--data-dir", dir, "--json"]).stdout)
+    const show = JSON.parse((await runCli(["keys", "show", "--data-dir", dir, "--json"])).stdout)
     expect(show.keyId).toBe(keyId)
     expect(show.writerId).toBe(previousKeyId)
   })
@@ -38,7 +38,7 @@ describe("hydravisor keys", () => {
     const dir = join(tempDir(), "data")
     await Effect.runPromise(writeEvents(dir, 1))
     writeFileSync(join(dir, "writer.lock"), String(process.pid))
-    const r = runCli(["keys", "rotate", "--data-dir", dir])
+    const r = await runCli(["keys", "rotate", "--data-dir", dir])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain(`another Hydravisor writer (pid ${process.pid})`)
   })
@@ -52,8 +52,8 @@ describe("hydravisor audit proof / check-proof", () => {
     const id = db.prepare("SELECT id FROM records WHERE seq = 5").pluck().get() as string
     db.close()
     const file = join(tempDir(), "proof.json")
-    expect(runCli(["audit", "proof", id, "--data-dir", dir, "--out", file]).code).toBe(0)
-    const ok = runCli(["audit", "check-proof", file, "--json"])
+    expect((await runCli(["audit", "proof", id, "--data-dir", dir, "--out", file])).code).toBe(0)
+    const ok = await runCli(["audit", "check-proof", file, "--json"])
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, seq: 5, treeSize: 16 })
 
@@ -65,12 +65,12 @@ describe("hydravisor audit proof / check-proof", () => {
     ]
     for (const v of variants) {
       writeFileSync(file, JSON.stringify(v))
-      const r = runCli(["audit", "check-proof", file])
+      const r = await runCli(["audit", "check-proof", file])
       expect(r.code).toBe(1)
       expect(r.stdout).toMatch(/^FAILED: /)
     }
     writeFileSync(file, JSON.stringify(proof))
-    const untrusted = runCli(["audit", "check-proof", file, "--trust-key", "ab".repeat(32)])
+    const untrusted = await runCli(["audit", "check-proof", file, "--trust-key", "ab".repeat(32)])
     expect(untrusted.code).toBe(1)
     expect(untrusted.stdout).toContain("not among the trusted keys")
   })
@@ -83,7 +83,7 @@ describe("hydravisor audit proof / check-proof", () => {
     db.prepare("DELETE FROM records WHERE type = 'Checkpoint'").run()
     const id = db.prepare("SELECT id FROM records WHERE seq = 3").pluck().get() as string
     db.close()
-    const r = runCli(["audit", "proof", id, "--data-dir", dir])
+    const r = await runCli(["audit", "proof", id, "--data-dir", dir])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain("no checkpoint covers seq 3 yet")
   })

@@ -25,23 +25,23 @@ beforeAll(async () => {
 })
 
 describe("bad input to the ledger verbs", () => {
-  it("a file that is not a database: one line naming it, nothing changed", () => {
+  it("a file that is not a database: one line naming it, nothing changed", async () => {
     const dir = copyOfGood()
     writeFileSync(ledgerFile(dir), Buffer.alloc(8192, 7))
     const before = digest(ledgerFile(dir))
-    const r = runCli(["audit", "verify", "--data-dir", dir])
+    const r = await runCli(["audit", "verify", "--data-dir", dir])
     expect(r.code).not.toBe(0)
     expect(oneLine(r.stderr)).toEqual([`hydravisor: ${ledgerFile(dir)}: not an SQLite database (bad header)`])
     expect(digest(ledgerFile(dir))).toBe(before)
   })
 
-  it("a truncated database: one line naming it and saying truncated", () => {
+  it("a truncated database: one line naming it and saying truncated", async () => {
     const dir = copyOfGood()
     const size = statSync(ledgerFile(dir)).size
     truncateSync(ledgerFile(dir), Math.floor(size / 2))
     const before = digest(ledgerFile(dir))
     for (const args of [["audit", "verify"], ["keys", "rotate"]]) {
-      const r = runCli([...args, "--data-dir", dir])
+      const r = await runCli([...args, "--data-dir", dir])
       expect(r.code).not.toBe(0)
       const lines = oneLine(r.stderr)
       expect(lines.length).toBe(1)
@@ -51,12 +51,12 @@ describe("bad input to the ledger verbs", () => {
     expect(digest(ledgerFile(dir))).toBe(before)
   })
 
-  it("a key file holding another key: one line naming the file, the ledger untouched", () => {
+  it("a key file holding another key: one line naming the file, the ledger untouched", async () => {
     const dir = copyOfGood()
     const keyFile = join(dir, "keys", "writer.key")
     writeFileSync(keyFile, generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 })
     const before = digest(ledgerFile(dir))
-    const r = runCli(["keys", "rotate", "--data-dir", dir])
+    const r = await runCli(["keys", "rotate", "--data-dir", dir])
     expect(r.code).not.toBe(0)
     const lines = oneLine(r.stderr)
     expect(lines.length).toBe(1)
@@ -64,33 +64,33 @@ describe("bad input to the ledger verbs", () => {
     expect(digest(ledgerFile(dir))).toBe(before)
   })
 
-  it("a key file that is not a key: one line naming the file", () => {
+  it("a key file that is not a key: one line naming the file", async () => {
     const dir = copyOfGood()
     const keyFile = join(dir, "keys", "writer.key")
     writeFileSync(keyFile, "not a key\n", { mode: 0o600 })
-    const r = runCli(["keys", "show", "--data-dir", dir])
+    const r = await runCli(["keys", "show", "--data-dir", dir])
     expect(r.code).not.toBe(0)
     expect(oneLine(r.stderr)).toEqual([expect.stringMatching(new RegExp(`${keyFile}: not a PEM private key`))])
     expect(readFileSync(keyFile, "utf8")).toBe("not a key\n")
   })
 
-  it("a private key readable by others: refused with the chmod that fixes it", () => {
+  it("a private key readable by others: refused with the chmod that fixes it", async () => {
     const dir = copyOfGood()
     const keyFile = join(dir, "keys", "writer.key")
     chmodSync(keyFile, 0o644)
-    const r = runCli(["keys", "show", "--data-dir", dir])
+    const r = await runCli(["keys", "show", "--data-dir", dir])
     expect(r.code).not.toBe(0)
     expect(oneLine(r.stderr)).toEqual([`hydravisor: ${keyFile}: refusing to use a private key readable by others (mode 0644); run: chmod 600 ${keyFile}`])
   })
 
-  it("a data dir that cannot be read: one line naming it", () => {
+  it("a data dir that cannot be read: one line naming it", async () => {
     const parent = tempDir("hv-noread-")
     const dir = join(parent, "data")
     cpSync(good, dir, { recursive: true })
     chmodSync(dir, 0o000)
     chmodSync(parent, 0o755)
     // root reads anything, so the CLI runs as nobody, who cannot.
-    const r = runCli(["audit", "verify", "--data-dir", dir], { uid: 65534, gid: 65534, env: { HOME: "/tmp" } })
+    const r = await runCli(["audit", "verify", "--data-dir", dir], { uid: 65534, gid: 65534, env: { HOME: "/tmp" } })
     chmodSync(dir, 0o700)
     expect(r.code).not.toBe(0)
     const lines = oneLine(r.stderr)
@@ -99,25 +99,25 @@ describe("bad input to the ledger verbs", () => {
     expect(lines[0]).toMatch(/permission denied/i)
   })
 
-  it("a data dir path that is a file: one line naming it", () => {
+  it("a data dir path that is a file: one line naming it", async () => {
     const file = join(tempDir("hv-notdir-"), "data")
     writeFileSync(file, "x")
-    const r = runCli(["audit", "verify", "--data-dir", file])
+    const r = await runCli(["audit", "verify", "--data-dir", file])
     expect(r.code).not.toBe(0)
     expect(oneLine(r.stderr).length).toBe(1)
     expect(r.stderr).toContain(file)
     expect(readFileSync(file, "utf8")).toBe("x")
   })
 
-  it("verifies a good copy with exit 0 and a tampered one with exit 1 naming the record", () => {
-    const ok = runCli(["audit", "verify", "--data-dir", good, "--json"])
+  it("verifies a good copy with exit 0 and a tampered one with exit 1 naming the record", async () => {
+    const ok = await runCli(["audit", "verify", "--data-dir", good, "--json"])
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).ok).toBe(true)
     const dir = copyOfGood()
     const rows = readRows(dir)
     const target = rows[17]!
     rewriteRows(dir, rows.map((r) => (r === target ? { ...r, body: r.body.replace('"exitCode":0', '"exitCode":1') } : r)))
-    const bad = runCli(["audit", "verify", "--data-dir", dir])
+    const bad = await runCli(["audit", "verify", "--data-dir", dir])
     expect(bad.code).toBe(1)
     expect(bad.stdout).toContain(`FAILED writer ${target.writer} seq ${target.seq} stream ${target.stream} id ${target.id}`)
     expect(bad.stdout).toContain("hash-mismatch")

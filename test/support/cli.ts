@@ -1,5 +1,6 @@
-// Runs the real `hydravisor` CLI (from the TypeScript sources) in a child process.
-import { spawnSync, type SpawnSyncOptions } from "node:child_process"
+// Runs the real `hydravisor` CLI (from the TypeScript sources) in a child process. Asynchronous, so
+// the test worker stays responsive while a slow verb runs.
+import { spawn, type SpawnOptions } from "node:child_process"
 import { resolve } from "node:path"
 
 export const projectRoot = resolve(import.meta.dirname, "..", "..")
@@ -10,13 +11,21 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const runCli = (args: ReadonlyArray<string>, options: SpawnSyncOptions = {}): CliResult => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", resolve(projectRoot, "src/main.ts"), ...args], {
-    encoding: "utf8",
-    timeout: 120_000,
-    cwd: projectRoot,
-    ...options,
-    env: { ...process.env, NO_COLOR: "1", ...(options.env ?? {}) }
+export const runCli = (args: ReadonlyArray<string>, options: SpawnOptions & { readonly env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
+  new Promise((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", resolve(projectRoot, "src/main.ts"), ...args], {
+      cwd: projectRoot,
+      ...options,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", ...(options.env ?? {}) }
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()))
+    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      done({ code, stdout, stderr })
+    })
   })
-  return { code: r.status, stdout: String(r.stdout), stderr: String(r.stderr) }
-}

@@ -23,6 +23,17 @@ const failureOf = (text: string) => {
 }
 
 /** python-dev.yaml with one line replaced (1-based), to break it in one known place. */
+// python-dev as it will read once allowlist egress lands (network section at lines 12-18).
+const withAllowlist = (line: number, replacement: string) => {
+  const text = readBuiltin("python-dev.yaml").replace(
+    /# Loopback only[\s\S]*?network:\n  mode: none\n/,
+    "network:\n  mode: allowlist\n  allowlist:\n    - host: pypi.org\n      port: 443\n    - host: files.pythonhosted.org\n      port: 443\n"
+  )
+  const lines = text.split("\n")
+  lines[line - 1] = replacement
+  return lines.join("\n")
+}
+
 const pythonDevWith = (line: number, replacement: string) => {
   const lines = readBuiltin("python-dev.yaml").split("\n")
   lines[line - 1] = replacement
@@ -103,13 +114,13 @@ describe("Template decoding errors name the file, the line and the field", () =>
   })
 
   it("a bad allowlist host", () => {
-    expect(failureOf(pythonDevWith(15, "    - host: not a host")).message).toBe(
+    expect(failureOf(withAllowlist(15, "    - host: not a host")).message).toBe(
       `templates/python-dev.yaml:15:7: network.allowlist[0].host: expected a host name, IP address or CIDR block, got "not a host"`
     )
   })
 
   it("allowlist entries under a network mode that has none", () => {
-    expect(failureOf(pythonDevWith(13, "  mode: none")).message).toBe(
+    expect(failureOf(withAllowlist(13, "  mode: none")).message).toBe(
       `templates/python-dev.yaml:14:3: network.allowlist: entries only apply when mode is "allowlist" (mode is "none")`
     )
   })

@@ -1,0 +1,122 @@
+// `hydravisor serve`: the one long-running process. It owns the ledger writer and the runners,
+// reconciles what it finds on start, answers the CLI on its socket, and on SIGTERM stops every
+// sandbox (recorded) before it exits.
+import { NodeFileSystem } from "@effect/platform-node"
+import { Effect, Either, Layer } from "effect"
+import { findTemplate, loadTemplates } from "../config/load-templates.js"
+import type { Config } from "../../domain/config/config.js"
+import type { Actor } from "../../domain/ledger/record.js"
+import { sensitiveFields } from "../../domain/events/catalogue.js"
+import { LedgerLive, type LedgerOptions } from "../ledger/ledger.js"
+import { SqliteStoreLive } from "../store/sqlite/sqlite-store.js"
+import { SandboxService, SandboxServiceLive, DAEMON, type SandboxServiceShape } from "../sandbox/sandbox-service.js"
+import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
+import type { DaemonRequest } from "./protocol.js"
+import { serveSocket } from "./server.js"
+import { socketPath } from "./paths.js"
+import { join } from "node:path"
+
+export interface DaemonOptions {
+  readonly dataDir: string
+  readonly config: Config
+  readonly ledger: Partial<LedgerOptions>
+  readonly log: (line: string) => void
+}
+
+const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64")
+
+/** Turns one decoded request into a call of the sandbox service. */
+export const dispatch = (service: SandboxServiceShape, config: Config) => (request: DaemonRequest, operator: string) => {
+  const actor: Actor = { kind: "operator", id: operator }
+  switch (request._tag) {
+    case "Ping":
+      return Effect.succeed({ pong: true, pid: process.pid })
+    case "Launch":
+      return Effect.gen(function* () {
+        const catalog = yield* loadTemplates({ userDir: config.environments.templates_dir }).pipe(Effect.provide(NodeFileSystem.layer))
+        const found = findTemplate(catalog, request.template)
+        if (Either.isLeft(found)) return yield* Effect.fail(found.left)
+        const template = found.right.template
+        const resources =
+          request.cpuCores !== undefined || request.memoryMb !== undefined
+            ? { ...template.resources, ...(request.cpuCores !== undefined ? { cpu_cores: request.cpuCores } : {}), ...(request.memoryMb !== undefined ? { memory_mb: request.memoryMb } : {}) }
+            : undefined
+        return yield* service.launch({
+          template,
+          name: request.name,
+          actor,
+          ...(request.policy !== undefined ? { policy: request.policy } : {}),
+          ...(resources ? { resources } : {}),
+          ...(request.networkIsolated ? { network: { mode: "none" as const } } : {}),
+          ...(request.agent !== undefined ? { agent: request.agent } : {})
+        })
+      })
+    case "Exec":
+      return service
+        .exec(
+          request.sandbox,
+          {
+            argv: request.argv,
+            ...(request.cwd !== undefined ? { cwd: request.cwd } : {}),
+            ...(request.env !== undefined ? { env: request.env } : {}),
+            ...(request.stdinBase64 !== undefined ? { stdin: Buffer.from(request.stdinBase64, "base64") } : {}),
+            ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {})
+          },
+          actor
+        )
+        .pipe(
+          Effect.map((o) => ({
+            sandboxId: o.sandboxId,
+            recordId: o.recordId,
+            exitCode: o.exitCode,
+            signal: o.signal,
+            durationMs: o.durationMs,
+            timedOut: o.timedOut,
+            oomKilled: o.oomKilled,
+            limitsHit: o.limitsHit,
+            stdout: o.stdoutRef,
+            stderr: o.stderrRef,
+            stdoutBase64: toBase64(o.stdout),
+            stderrBase64: toBase64(o.stderr)
+          }))
+        )
+    case "List":
+      return service.list()
+    case "Inspect":
+      return service.inspect(request.sandbox)
+    case "Pause":
+      return service.pause(request.sandbox, actor)
+    case "Resume":
+      return service.resume(request.sandbox, actor)
+    case "Stop":
+      return service.stop(request.sandbox, request.reason ?? `stopped by ${operator}`, actor)
+    case "Destroy":
+      return service.destroy(request.sandbox, actor)
+  }
+}
+
+export const daemonLayer = (options: DaemonOptions) => {
+  const store = SqliteStoreLive({ file: join(options.dataDir, "ledger.db") })
+  const ledger = LedgerLive({ dataDir: options.dataDir, sensitiveFields, ...options.ledger }).pipe(Layer.provide(store))
+  const base = Layer.mergeAll(store, ledger, bwrapRunnerLayer())
+  return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(Layer.provideMerge(base))
+}
+
+/** Runs the daemon until interrupted (SIGTERM/SIGINT through the runtime). */
+export const runDaemon = (options: DaemonOptions) =>
+  Effect.gen(function* () {
+    const service = yield* SandboxService
+    const report = yield* service.reconcile(DAEMON)
+    options.log(`reconciled: ${report.alive.length} alive, ${report.dead.length} found dead, ${report.interrupted.length} interrupted`)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => options.log("shutting down: stopping every sandbox")).pipe(
+        Effect.zipRight(service.stopAll("daemon shutting down", DAEMON)),
+        Effect.tap((stopped) => Effect.sync(() => options.log(`stopped ${stopped.length} sandbox(es); exiting`))),
+        Effect.ignore
+      )
+    )
+    const socket = socketPath(options.dataDir)
+    yield* serveSocket(socket, dispatch(service, options.config))
+    options.log(`hydravisor daemon ${process.pid} listening on ${socket} (data dir ${options.dataDir})`)
+    return yield* Effect.never
+  })

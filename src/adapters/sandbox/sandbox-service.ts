@@ -1,0 +1,454 @@
+// The sandbox service the daemon calls: each operation is decided by the Sandbox aggregate, appended
+// to the ledger, and only then carried out by the runner, whose result is recorded in turn. Refused
+// commands are recorded as CommandRejected. Operations on one sandbox are serialized by its own
+// semaphore; the stream revision from the sandboxes projection guards every append.
+import { randomBytes, randomUUID } from "node:crypto"
+import * as fs from "node:fs"
+import { Clock, Context, Data, Effect, Either, HashMap, Layer, Ref, Stream } from "effect"
+import type { Config } from "../../domain/config/config.js"
+import { sensitiveFields } from "../../domain/events/catalogue.js"
+import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
+import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
+import { isSandboxRejection, SandboxNotFound, type SandboxRejection } from "../../domain/sandbox/rejections.js"
+import type { SandboxCommand } from "../../domain/sandbox/sandbox-commands.js"
+import { sandboxStream, type FailedOperation, type OutputRef } from "../../domain/sandbox/sandbox-events.js"
+import { decide, initialState, type Sandbox } from "../../domain/sandbox/sandbox.js"
+import type { Network, Resources, Template } from "../../domain/sandbox/template.js"
+import {
+  applyRecord,
+  findSandbox,
+  foldSandboxes,
+  listSandboxes,
+  namesInUse,
+  viewOf,
+  type SandboxEntry,
+  type SandboxesModel,
+  type SandboxView
+} from "../../projections/sandboxes.js"
+import { InvalidHandle, type RunnerError } from "../../runners/errors.js"
+import { Runner, type SandboxHandle } from "../../runners/runner.js"
+import { blobsDir, makeBlobStore, type BlobStoreFailure } from "../blobs/blob-store.js"
+import { Ledger, type LedgerError } from "../ledger/ledger.js"
+import { EventStore, type WrongExpectedRevision } from "../store/event-store.js"
+import { fromRunnerHandle, meansGone, sandboxDirs, sandboxSpec, toRunnerHandle } from "./mapping.js"
+
+/** A runner operation failed after it was recorded; the ledger holds what became of the sandbox. */
+export class SandboxOperationFailed extends Data.TaggedError("SandboxOperationFailed")<{
+  readonly sandboxId: string
+  readonly operation: FailedOperation | "destroy"
+  readonly reason: string
+}> {
+  override get message() {
+    return `sandbox ${this.sandboxId}: ${this.operation} failed: ${this.reason}`
+  }
+}
+
+export type SandboxServiceError = SandboxRejection | SandboxOperationFailed | LedgerError | WrongExpectedRevision | BlobStoreFailure
+
+export interface LaunchRequest {
+  readonly template: Template
+  readonly name: string
+  readonly actor: Actor
+  /** The template's default_policy when left out. */
+  readonly policy?: string
+  /** The template's when left out. */
+  readonly resources?: Resources
+  readonly network?: Network
+  readonly agent?: string
+  /** On top of the template's env. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+export interface ExecInput {
+  readonly argv: ReadonlyArray<string>
+  readonly cwd?: string
+  readonly env?: Readonly<Record<string, string>>
+  readonly stdin?: Uint8Array
+  readonly timeoutMs?: number
+  /** Per stream; the runner's default (1 MiB) when left out. */
+  readonly maxOutputBytes?: number
+}
+
+export interface ExecOutcome {
+  readonly sandboxId: string
+  readonly execId: string
+  /** The CommandExecuted record. */
+  readonly recordId: string
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly stdout: Uint8Array
+  readonly stderr: Uint8Array
+  readonly stdoutRef: OutputRef
+  readonly stderrRef: OutputRef
+  readonly durationMs: number
+  readonly timedOut: boolean
+  readonly oomKilled: boolean
+  /** Limits the kernel enforced during the call (each also a ResourceLimitHit record). */
+  readonly limitsHit: ReadonlyArray<"memory" | "pids">
+}
+
+export interface ReconcileReport {
+  /** Running or paused in the ledger, and so on the host. */
+  readonly alive: ReadonlyArray<string>
+  /** Found gone: SandboxFoundDead recorded. */
+  readonly dead: ReadonlyArray<{ readonly id: string; readonly name: string; readonly reason: string }>
+  /** Launches the daemon did not finish: SandboxFailed recorded. */
+  readonly interrupted: ReadonlyArray<string>
+  /** Could not be checked (the runner failed); nothing recorded. */
+  readonly unknown: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+}
+
+export interface SandboxServiceShape {
+  readonly launch: (request: LaunchRequest) => Effect.Effect<SandboxView, SandboxServiceError>
+  readonly exec: (target: string, input: ExecInput, actor: Actor) => Effect.Effect<ExecOutcome, SandboxServiceError>
+  readonly pause: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
+  readonly resume: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
+  readonly stop: (target: string, reason: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
+  readonly destroy: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
+  readonly list: (options?: { readonly includeDestroyed?: boolean }) => Effect.Effect<ReadonlyArray<SandboxView>>
+  /** A read: not recorded. */
+  readonly inspect: (target: string) => Effect.Effect<SandboxView, SandboxNotFound>
+  /** Output of a command by the hash in its CommandExecuted record; null when not stored here. */
+  readonly readOutput: (sha256: string) => Effect.Effect<Uint8Array | null, BlobStoreFailure>
+  /** On daemon start: finds out which sandboxes the ledger holds live are still there. */
+  readonly reconcile: (actor?: Actor) => Effect.Effect<ReconcileReport, LedgerError | WrongExpectedRevision>
+  /** On daemon shutdown: stops every running or paused sandbox, recorded. */
+  readonly stopAll: (reason: string, actor?: Actor) => Effect.Effect<ReadonlyArray<SandboxView>, LedgerError | WrongExpectedRevision>
+  /** The sandboxes projection as the service holds it. */
+  readonly model: Effect.Effect<SandboxesModel>
+}
+
+export class SandboxService extends Context.Tag("hydravisor/SandboxService")<SandboxService, SandboxServiceShape>() {}
+
+export interface SandboxServiceOptions {
+  readonly dataDir: string
+  /** `security` of the config: max_cpu_cores, max_memory_gb, allow_internet. */
+  readonly security: Config["security"]
+}
+
+export const DAEMON: Actor = { kind: "system", id: "daemon" }
+
+const SANDBOX_STREAM = /^sandbox-/
+
+export const make = (options: SandboxServiceOptions) =>
+  Effect.gen(function* () {
+    const ledger = yield* Ledger
+    const store = yield* EventStore
+    const runner = yield* Runner
+    const blobs = makeBlobStore(blobsDir(options.dataDir))
+    const initial = yield* foldSandboxes(store.readAll().pipe(Stream.map((s) => s.record), Stream.filter((r) => SANDBOX_STREAM.test(r.stream))))
+    const modelRef = yield* Ref.make(initial)
+    const launches = yield* Effect.makeSemaphore(1)
+    const locks = new Map<string, Effect.Semaphore>()
+    const serialized = (sandboxId: string) => {
+      let lock = locks.get(sandboxId)
+      if (lock === undefined) locks.set(sandboxId, (lock = Effect.unsafeMakeSemaphore(1)))
+      return lock.withPermits(1)
+    }
+
+    const apply = (records: ReadonlyArray<LedgerRecord>) => Ref.update(modelRef, (model) => records.reduce(applyRecord, model))
+    const entryOf = (sandboxId: string) => Effect.map(Ref.get(modelRef), (model) => HashMap.unsafeGet(model.sandboxes, sandboxId))
+    const viewById = (sandboxId: string) => Effect.map(entryOf(sandboxId), (entry) => viewOf(entry)!)
+    /** The sandbox once requested; every caller has seen its SandboxRequested first. */
+    const requestedState = (sandboxId: string) =>
+      Effect.flatMap(entryOf(sandboxId), ({ state }) => (state.lifecycle === "initial" ? Effect.dieMessage(`sandbox ${sandboxId} has no SandboxRequested`) : Effect.succeed(state)))
+    const now = Clock.currentTimeMillis.pipe(Effect.map(Number))
+
+    /** Catches the model up with the store after another appender moved a stream. */
+    const refresh = (sandboxId: string, after: number) =>
+      Stream.runForEach(store.readStream(sandboxStream(sandboxId), after + 1), ({ record }) => apply([record]))
+
+    interface CommandContext {
+      readonly actor: Actor
+      readonly correlation: string
+      readonly causation?: string | null
+    }
+
+    const reject = (stream: string, command: string, target: string | null, sandboxId: string | null, rejection: SandboxRejection, input: unknown, ctx: CommandContext) =>
+      Effect.gen(function* () {
+        const { _tag, reason } = rejection
+        const records = yield* ledger.append(
+          stream,
+          [{ type: CommandRejected.type, data: { command, target, sandboxId, rejection: _tag, reason, input }, sensitive: CommandRejected.sensitive }],
+          { actor: ctx.actor, correlation: ctx.correlation, causation: ctx.causation ?? null }
+        )
+        yield* apply(records)
+        return yield* Effect.fail(rejection)
+      })
+
+    /** decide → append at the expected revision → fold into the model; a refusal is recorded and failed with. */
+    const transact = (sandboxId: string, command: (at: number, entry: SandboxEntry) => SandboxCommand, ctx: CommandContext & { readonly target?: string; readonly input?: unknown }) =>
+      Effect.gen(function* () {
+        for (let attempt = 0; ; attempt++) {
+          const entry = yield* entryOf(sandboxId)
+          const cmd = command(yield* now, entry)
+          const decision = decide(cmd, entry.state)
+          if (Either.isLeft(decision)) {
+            return yield* reject(sandboxStream(sandboxId), cmd._tag, ctx.target ?? sandboxId, sandboxId, decision.left, ctx.input ?? null, ctx)
+          }
+          if (decision.right.length === 0) return []
+          const events = decision.right.map((e) => ({ type: e.type, data: e.data, sensitive: sensitiveFields(e.type) }))
+          const appended = yield* Effect.either(
+            ledger.append(sandboxStream(sandboxId), events, { actor: ctx.actor, expected: entry.revision, correlation: ctx.correlation, causation: ctx.causation ?? null })
+          )
+          if (Either.isRight(appended)) {
+            yield* apply(appended.right)
+            return appended.right
+          }
+          if (appended.left._tag !== "WrongExpectedRevision" || attempt >= 2) return yield* Effect.fail(appended.left)
+          yield* refresh(sandboxId, entry.revision)
+        }
+      })
+
+    /** The sandbox a caller names, or a recorded SandboxNotFound. */
+    const resolve = (target: string, command: string, input: unknown, ctx: CommandContext) =>
+      Effect.gen(function* () {
+        const entry = findSandbox(yield* Ref.get(modelRef), target)
+        if (entry !== undefined && entry.state.lifecycle !== "initial") return entry.state
+        const valid = /^[a-z0-9][a-z0-9-]{0,62}$/.test(target) || /^[a-z0-9-]{1,64}$/.test(target)
+        const reason = valid ? `no sandbox named or with id '${target}'` : `no sandbox named or with id '${target}' (not a valid sandbox name)`
+        return yield* reject(hostStream(ledger.writerId), command, target, null, new SandboxNotFound({ target, reason }), input, ctx)
+      })
+
+    const handleOf = (sandbox: Sandbox): SandboxHandle | null => fromRunnerHandle(sandbox.handle)
+
+    /** Records what a runner failure means: found dead, or failed with the runner's message. */
+    const recordRunnerFailure = (sandboxId: string, operation: FailedOperation, error: RunnerError, ctx: CommandContext) =>
+      Effect.gen(function* () {
+        const { state } = yield* entryOf(sandboxId)
+        const live = state.lifecycle === "provisioning" || state.lifecycle === "running" || state.lifecycle === "paused"
+        if (live && meansGone(error)) yield* transact(sandboxId, (at) => ({ _tag: "MarkDead", reason: error.message, at }), ctx)
+        else if (state.lifecycle !== "destroyed" && state.lifecycle !== "failed") {
+          yield* transact(sandboxId, (at) => ({ _tag: "RecordFailed", operation, reason: error.message, at }), ctx)
+        }
+        return yield* new SandboxOperationFailed({ sandboxId, operation, reason: error.message })
+      })
+
+    const commandContext = (actor: Actor): CommandContext => ({ actor, correlation: randomUUID() })
+
+    const launch = (request: LaunchRequest) =>
+      Effect.gen(function* () {
+        const ctx = commandContext(request.actor)
+        const sandboxId = randomBytes(8).toString("hex")
+        const { template } = request
+        const env = request.env ?? {}
+        const input = { name: request.name, template: template.name, resources: request.resources ?? template.resources, network: request.network ?? template.network, policy: request.policy ?? template.default_policy, agent: request.agent ?? null }
+        return yield* serialized(sandboxId)(Effect.gen(function* () {
+          const requested = yield* launches.withPermits(1)(Effect.gen(function* () {
+            const at = yield* now
+            const decision = decide({
+              _tag: "Launch",
+              sandboxId,
+              name: request.name,
+              template,
+              resources: input.resources,
+              network: input.network,
+              policy: input.policy,
+              owner: request.actor,
+              agent: input.agent,
+              env,
+              namesInUse: namesInUse(yield* Ref.get(modelRef)),
+              runners: [runner.kind],
+              security: options.security,
+              at
+            }, initialState())
+            if (Either.isLeft(decision)) return yield* reject(hostStream(ledger.writerId), "Launch", request.name, null, decision.left, { ...input, env }, ctx)
+            const events = decision.right.map((e) => ({ type: e.type, data: e.data, sensitive: sensitiveFields(e.type) }))
+            const records = yield* ledger.append(sandboxStream(sandboxId), events, { actor: ctx.actor, expected: "no_stream", correlation: ctx.correlation })
+            yield* apply(records)
+            return records[0]!
+          }))
+          const spec = sandboxSpec(options.dataDir, yield* requestedState(sandboxId), env)
+          const created = yield* Effect.either(runner.create(spec))
+          if (Either.isLeft(created)) return yield* recordRunnerFailure(sandboxId, "launch", created.left, { ...ctx, causation: requested.id })
+          const [provisioned] = yield* transact(sandboxId, (at) => ({ _tag: "RecordProvisioned", handle: toRunnerHandle(created.right), at }), { ...ctx, causation: requested.id })
+          const started = yield* Effect.either(runner.start(created.right))
+          if (Either.isLeft(started)) return yield* recordRunnerFailure(sandboxId, "launch", started.left, { ...ctx, causation: provisioned?.id ?? null })
+          yield* transact(sandboxId, (at) => ({ _tag: "RecordStarted", handle: toRunnerHandle(started.right), at }), { ...ctx, causation: provisioned?.id ?? null })
+          return yield* viewById(sandboxId)
+        }))
+      })
+
+    const exec = (target: string, request: ExecInput, actor: Actor) =>
+      Effect.gen(function* () {
+        const ctx = commandContext(actor)
+        const input = { argv: request.argv, cwd: request.cwd ?? null, env: request.env ?? {}, stdinBytes: request.stdin?.byteLength ?? null, timeoutMs: request.timeoutMs ?? null }
+        const sandbox = yield* resolve(target, "Exec", input, ctx)
+        const { sandboxId } = sandbox
+        const execId = randomUUID()
+        const stdin = request.stdin === undefined ? null : yield* blobs.put(request.stdin)
+        const [started] = yield* serialized(sandboxId)(
+          transact(sandboxId, (at) => ({ _tag: "Exec", execId, argv: request.argv, cwd: input.cwd, env: input.env, stdin, timeoutMs: input.timeoutMs, at }), { ...ctx, target, input })
+        )
+        const after = { ...ctx, causation: started?.id ?? null }
+        const handle = handleOf(yield* requestedState(sandboxId))
+        const result = handle === null
+          ? Either.left<RunnerError>(new InvalidHandle({ id: sandboxId, reason: "the ledger holds no usable runner handle" }))
+          : yield* Effect.either(runner.exec(handle, request))
+        if (Either.isLeft(result)) {
+          const error = result.left
+          return yield* serialized(sandboxId)(Effect.gen(function* () {
+            yield* transact(sandboxId, (at) => ({ _tag: "RecordExecFailed", execId, reason: error.message, at }), after)
+            return yield* recordRunnerFailure(sandboxId, "exec", error, after)
+          }))
+        }
+        const out = result.right
+        const stdoutRef = { ...(yield* blobs.put(out.stdout)), truncated: out.stdoutTruncated }
+        const stderrRef = { ...(yield* blobs.put(out.stderr)), truncated: out.stderrTruncated }
+        const status = handle === null ? null : Either.getOrNull(yield* Effect.either(runner.status(handle)))
+        const records = yield* serialized(sandboxId)(
+          transact(sandboxId, (at) => ({
+            _tag: "RecordExecuted",
+            execId,
+            exitCode: out.exitCode,
+            signal: out.signal,
+            durationMs: out.durationMs,
+            timedOut: out.timedOut,
+            oomKilled: out.oomKilled,
+            stdout: stdoutRef,
+            stderr: stderrRef,
+            counters: status === null ? null : { oomKills: status.oomKills, pidsLimitHits: status.pidsLimitHits },
+            at
+          }), after)
+        )
+        const executed = records.find((r) => r.type === "CommandExecuted")!
+        return {
+          sandboxId,
+          execId,
+          recordId: executed.id,
+          exitCode: out.exitCode,
+          signal: out.signal,
+          stdout: out.stdout,
+          stderr: out.stderr,
+          stdoutRef,
+          stderrRef,
+          durationMs: out.durationMs,
+          timedOut: out.timedOut,
+          oomKilled: out.oomKilled,
+          limitsHit: records.filter((r) => r.type === "ResourceLimitHit").map((r) => r.data["kind"] as "memory" | "pids")
+        } satisfies ExecOutcome
+      })
+
+    /** Pause, resume, stop: record, then have the runner do it. */
+    const lifecycleOperation = (
+      target: string,
+      actor: Actor,
+      name: "Pause" | "Resume" | "Stop",
+      input: Readonly<Record<string, unknown>>,
+      command: (at: number) => SandboxCommand,
+      operation: FailedOperation,
+      effect: (handle: SandboxHandle) => Effect.Effect<void, RunnerError>
+    ) =>
+      Effect.gen(function* () {
+        const ctx = commandContext(actor)
+        const { sandboxId } = yield* resolve(target, name, input, ctx)
+        return yield* serialized(sandboxId)(Effect.gen(function* () {
+          const [record] = yield* transact(sandboxId, command, { ...ctx, target, input })
+          const handle = handleOf(yield* requestedState(sandboxId))
+          if (handle !== null) {
+            const done = yield* Effect.either(effect(handle))
+            if (Either.isLeft(done)) {
+              // A sandbox the runner could not pause or resume is not left running unwatched.
+              if (operation !== "stop" && !meansGone(done.left)) yield* runner.stop(handle).pipe(Effect.ignore)
+              return yield* recordRunnerFailure(sandboxId, operation, done.left, { ...ctx, causation: record?.id ?? null })
+            }
+          }
+          return yield* viewById(sandboxId)
+        }))
+      })
+
+    const destroy = (target: string, actor: Actor) =>
+      Effect.gen(function* () {
+        const ctx = commandContext(actor)
+        const { sandboxId } = yield* resolve(target, "Destroy", {}, ctx)
+        return yield* serialized(sandboxId)(Effect.gen(function* () {
+          const handle = handleOf(yield* requestedState(sandboxId))
+          yield* transact(sandboxId, (at) => ({ _tag: "Destroy", at }), { ...ctx, target, input: {} })
+          if (handle !== null) {
+            const done = yield* Effect.either(runner.destroy(handle))
+            if (Either.isLeft(done)) return yield* new SandboxOperationFailed({ sandboxId, operation: "destroy", reason: `${done.left.message} (recorded as destroyed; remove what is left by hand)` })
+          }
+          yield* Effect.sync(() => fs.rmSync(sandboxDirs(options.dataDir, sandboxId).root, { recursive: true, force: true }))
+          return yield* viewById(sandboxId)
+        }))
+      })
+
+    const liveSandboxes = Effect.map(Ref.get(modelRef), (model) =>
+      listSandboxes(model).filter((v) => v.state === "requested" || v.state === "provisioning" || v.state === "running" || v.state === "paused")
+    )
+
+    const reconcile = (actor: Actor = DAEMON) =>
+      Effect.gen(function* () {
+        const alive: Array<string> = []
+        const dead: Array<{ id: string; name: string; reason: string }> = []
+        const interrupted: Array<string> = []
+        const unknown: Array<{ id: string; reason: string }> = []
+        for (const view of yield* liveSandboxes) {
+          yield* serialized(view.id)(Effect.gen(function* () {
+            const ctx = commandContext(actor)
+            const { state } = yield* entryOf(view.id)
+            if (state.lifecycle === "requested" || state.lifecycle === "provisioning") {
+              yield* transact(view.id, (at) => ({ _tag: "RecordFailed", operation: "launch", reason: "the daemon stopped before the launch finished", at }), ctx)
+              interrupted.push(view.id)
+              return
+            }
+            if (state.lifecycle !== "running" && state.lifecycle !== "paused") return
+            const handle = handleOf(state)
+            let reason: string
+            if (handle === null) reason = "the ledger holds no usable runner handle"
+            else {
+              const status = yield* Effect.either(runner.status(handle))
+              if (Either.isLeft(status)) {
+                if (!meansGone(status.left)) {
+                  unknown.push({ id: view.id, reason: status.left.message })
+                  return
+                }
+                reason = status.left.message
+              } else if (status.right.state === "running" || status.right.state === "paused") {
+                alive.push(view.id)
+                return
+              } else reason = `the ${runner.kind} runner reports it ${status.right.state} (the ledger had it ${state.lifecycle})`
+            }
+            yield* transact(view.id, (at) => ({ _tag: "MarkDead", reason, at }), ctx)
+            dead.push({ id: view.id, name: view.name, reason })
+            // A refusal here (the sandbox moved on meanwhile) is already recorded; nothing more to do.
+          }).pipe(Effect.catchIf(isSandboxRejection, () => Effect.void)))
+        }
+        return { alive, dead, interrupted, unknown } satisfies ReconcileReport
+      })
+
+    const stopAll = (reason: string, actor: Actor = DAEMON) =>
+      Effect.gen(function* () {
+        const stopped: Array<SandboxView> = []
+        for (const view of yield* liveSandboxes) {
+          if (view.state !== "running" && view.state !== "paused") continue
+          const result = yield* Effect.either(service.stop(view.id, reason, actor))
+          if (Either.isRight(result)) stopped.push(result.right)
+          else if (result.left._tag === "StoreUnavailable" || result.left._tag === "StoreCorrupt") return yield* Effect.fail(result.left)
+        }
+        return stopped
+      })
+
+    const service: SandboxServiceShape = {
+      launch,
+      exec,
+      pause: (target, actor) => lifecycleOperation(target, actor, "Pause", {}, (at) => ({ _tag: "Pause", at }), "pause", runner.pause),
+      resume: (target, actor) => lifecycleOperation(target, actor, "Resume", {}, (at) => ({ _tag: "Resume", at }), "resume", runner.resume),
+      stop: (target, reason, actor) => lifecycleOperation(target, actor, "Stop", { reason }, (at) => ({ _tag: "Stop", reason, at }), "stop", runner.stop),
+      destroy,
+      list: (opts) => Effect.map(Ref.get(modelRef), (model) => listSandboxes(model, opts ?? {})),
+      inspect: (target) =>
+        Effect.flatMap(Ref.get(modelRef), (model) => {
+          const entry = findSandbox(model, target)
+          const view = entry === undefined ? null : viewOf(entry)
+          return view === null ? Effect.fail(new SandboxNotFound({ target, reason: `no sandbox named or with id '${target}'` })) : Effect.succeed(view)
+        }),
+      readOutput: blobs.get,
+      reconcile,
+      stopAll,
+      model: Ref.get(modelRef)
+    }
+    return service
+  })
+
+export const SandboxServiceLive = (options: SandboxServiceOptions) => Layer.effect(SandboxService, make(options))
