@@ -89,8 +89,8 @@ describe("bad input to the ledger verbs", () => {
     cpSync(good, dir, { recursive: true })
     chmodSync(dir, 0o000)
     chmodSync(parent, 0o755)
-    // root reads anything, so the CLI runs as nobody, who cannot.
-    const r = await runCli(["audit", "verify", "--data-dir", dir], { uid: 65534, gid: 65534, env: { HOME: "/tmp" } })
+    // root reads anything; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it obeys the mode bits.
+    const r = await runCli(["audit", "verify", "--data-dir", dir], { wrapper: ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] })
     chmodSync(dir, 0o700)
     expect(r.code).not.toBe(0)
     const lines = oneLine(r.stderr)

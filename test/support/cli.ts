@@ -11,9 +11,17 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const runCli = (args: ReadonlyArray<string>, options: SpawnOptions & { readonly env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
+export interface RunOptions extends SpawnOptions {
+  readonly env?: NodeJS.ProcessEnv
+  /** a command the CLI runs under, e.g. setpriv dropping capabilities */
+  readonly wrapper?: ReadonlyArray<string>
+}
+
+export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
   new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", resolve(projectRoot, "src/main.ts"), ...args], {
+    const argv = [process.execPath, "--import", "tsx", resolve(projectRoot, "src/main.ts"), ...args]
+    const [command, ...rest] = [...(options.wrapper ?? []), ...argv]
+    const child = spawn(command!, rest, {
       cwd: projectRoot,
       ...options,
       stdio: ["ignore", "pipe", "pipe"],
