@@ -1,17 +1,13 @@
 // The ledger writer: the one place that stamps records (revision, seq, prev, hash, sig) and appends
 // them. Requests queue up; one fiber takes all that wait, chains and signs them, and hands them to the
 // store together so that they share one durable commit. It recovers its chain head on start.
-import { randomBytes } from "node:crypto"
 import { Chunk, Clock, Context, Data, Deferred, Effect, Fiber, Layer, Queue, Schedule, Stream } from "effect"
 import type { NewEvent } from "../../domain/ledger/event-definition.js"
-import { recordHash } from "../../domain/ledger/hash.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
-import { CompactRange } from "../../domain/ledger/merkle.js"
-import type { Actor, LedgerRecord, UnsignedRecord } from "../../domain/ledger/record.js"
-import { seal } from "../../domain/ledger/sealed.js"
-import { formatTimestamp, uuidv7 } from "../../domain/ledger/time.js"
+import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
 import { EventStore, StoreUnavailable, appendMany, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
 import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, readStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
+import { ChainHead, type StampedRecord } from "./chain-head.js"
 import { makeSignerPool } from "./signer-pool.js"
 import { appendWitness } from "./witness.js"
 import { acquireWriterLock, type WriterBusy } from "./writer-lock.js"
@@ -84,73 +80,26 @@ export const makeLedger = (options: LedgerOptions) =>
     const signer = yield* makeSignerPool(key.privateKey, key.pkcs8)
 
     // Chain state, recovered from the store.
-    let seq = -1
-    let prev: string | null = null
-    let range = new CompactRange()
-    let sinceCheckpoint = 0
+    const chain = new ChainHead(writer, sensitiveOf)
     const revisions = new Map<string, number | null>()
     const recover = Effect.gen(function* () {
       revisions.clear()
       const head = yield* store.chainHead(writer)
-      seq = head?.seq ?? -1
-      prev = head?.hash ?? null
-      range = new CompactRange()
-      sinceCheckpoint = 0
-      for (let from = 0; from <= seq; from += 65536) {
-        const hashes = yield* store.chainHashes(writer, from, Math.min(seq + 1, from + 65536))
-        for (const h of hashes) range.append(Buffer.from(h, "hex"))
-      }
-      const last = yield* lastChainEvents(writer)
-      sinceCheckpoint = last.checkpointSeq === null ? seq + 1 : seq - last.checkpointSeq
+      const size = (head?.seq ?? -1) + 1
+      chain.clear()
+      for (let from = 0; from < size; from += 65536) chain.restore(yield* store.chainHashes(writer, from, Math.min(size, from + 65536)))
+      chain.restored((yield* lastChainEvents(writer)).checkpointSeq)
     })
-
-    // Random bytes for ids and salts come from one pool refilled in blocks (randomBytes per call is slow).
-    let pool = randomBytes(0)
-    let offset = 0
-    const random = (n: number) => {
-      if (offset + n > pool.length) {
-        pool = randomBytes(65536)
-        offset = 0
-      }
-      const out = pool.subarray(offset, offset + n)
-      offset += n
-      return out
-    }
 
     const revisionOf = (stream: string) =>
       revisions.has(stream) ? Effect.succeed(revisions.get(stream)!) : store.streamRevision(stream).pipe(Effect.tap((r) => Effect.sync(() => revisions.set(stream, r))))
 
-    const stamp = (stream: string, revision: number, event: NewEvent, opts: AppendOptions, nanos: bigint): UnsignedRecord & { hash: string } => {
-      const fields = event.sensitive ?? sensitiveOf(event.type)
-      let data: Record<string, unknown> = event.data as Record<string, unknown>
-      if (fields.length > 0) {
-        data = { ...data }
-        for (const f of fields) if (f in data) data[f] = seal(data[f], random(16).toString("hex"))
-      }
-      seq += 1
-      const unsigned: UnsignedRecord = {
-        id: uuidv7(Number(nanos / 1_000_000n), random(10)),
-        stream,
-        type: event.type,
-        revision,
-        at: formatTimestamp(nanos),
-        actor: opts.actor,
-        correlation: opts.correlation ?? null,
-        causation: opts.causation ?? null,
-        data,
-        chain: { writer, seq, prev }
-      }
-      const hash = recordHash(unsigned)
-      prev = hash
-      range.append(Buffer.from(hash, "hex"))
-      sinceCheckpoint += 1
-      return { ...unsigned, hash }
-    }
+    const stamp = (stream: string, revision: number, event: NewEvent, opts: AppendOptions, nanos: bigint) => chain.stamp(stream, revision, event, opts, nanos)
 
     interface Planned {
       readonly stream: string
       readonly expected: ExpectedRevision
-      readonly records: Array<UnsignedRecord & { hash: string }>
+      readonly records: Array<StampedRecord>
       readonly request: Request | null
     }
 
@@ -158,9 +107,9 @@ export const makeLedger = (options: LedgerOptions) =>
       Effect.gen(function* () {
         const stream = keyStream(writer)
         const current = yield* revisionOf(stream)
-        const record = stamp(stream, (current ?? -1) + 1, { type: Checkpoint.type, data: { size: seq + 1, root: Buffer.from(range.root()).toString("hex") } }, { actor: SYSTEM }, nanos)
+        const record = stamp(stream, (current ?? -1) + 1, { type: Checkpoint.type, data: { size: chain.seq + 1, root: chain.root() } }, { actor: SYSTEM }, nanos)
         revisions.set(stream, record.revision)
-        sinceCheckpoint = 0
+        chain.sinceCheckpoint = 0
         return { stream, expected: current ?? "no_stream", records: [record], request: null }
       })
 
@@ -200,9 +149,9 @@ export const makeLedger = (options: LedgerOptions) =>
             const records = req.events.map((e, i) => stamp(req.stream, base + i, e, req.options, nanos))
             revisions.set(req.stream, base + records.length - 1)
             planned.push({ stream: req.stream, expected: current ?? "no_stream", records, request: req })
-            if (sinceCheckpoint >= everyRecords) planned.push(yield* planCheckpoint(nanos))
+            if (chain.sinceCheckpoint >= everyRecords) planned.push(yield* planCheckpoint(nanos))
           } else if (req.kind === "checkpoint") {
-            if (sinceCheckpoint === 0) {
+            if (chain.sinceCheckpoint === 0) {
               yield* Deferred.succeed(req.done, null)
               continue
             }
@@ -312,7 +261,7 @@ export const makeLedger = (options: LedgerOptions) =>
     }))
 
     yield* recover
-    if (seq < 0) {
+    if (chain.seq < 0) {
       const registered = yield* Effect.gen(function* () {
         const nanos = yield* Clock.currentTimeNanos
         const stream = keyStream(writer)
@@ -369,7 +318,7 @@ export const makeLedger = (options: LedgerOptions) =>
         yield* Queue.offer(queue, { kind: "rotate", done })
         return yield* Deferred.await(done)
       }),
-      head: Effect.sync(() => ({ seq, hash: prev }))
+      head: Effect.sync(() => ({ seq: chain.seq, hash: chain.prev }))
     }
     return ledger
 
