@@ -25,12 +25,20 @@ if answers; then
   exit 0
 fi
 
-for tool in containerd containerd-shim-runc-v2 runc ctr; do
+for tool in containerd containerd-shim-runc-v2 runc ctr flock; do
   command -v "$tool" >/dev/null 2>&1 || { say "$tool is not installed; run: apt-get install -y containerd runc"; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { say "containerd must run as root"; exit 1; }
 
 mkdir -p "$root" "$state" "$(dirname "$socket")"
+# Two callers at once (parallel test files) must not start two daemons on one root: the second
+# waits here and then finds the first one answering.
+exec 9>"$state/.hydravisor-start.lock"
+flock 9
+if answers; then
+  say "containerd already answers on $socket"
+  exit 0
+fi
 # A stale socket from a killed daemon would make containerd refuse to start.
 [ -S "$socket" ] && rm -f "$socket"
 
@@ -47,7 +55,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 EOF
 
 # setsid + nohup: the daemon outlives this script and the shell (or test) that ran it.
-setsid nohup containerd --config "$config" --root "$root" --state "$state" --address "$socket" >>"$log" 2>&1 </dev/null &
+setsid nohup containerd --config "$config" --root "$root" --state "$state" --address "$socket" >>"$log" 2>&1 </dev/null 9>&- &
 pid=$!
 
 elapsed=0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh clone: installs what the tests drive for real (bubblewrap,
-# the npm dependencies), prepares the host (cgroups), then runs vitest. CI calls this same script.
+# containerd, runc, debootstrap, the npm dependencies), starts containerd, then runs vitest.
+# CI calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,9 @@ need_apt=()
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test.sh: need root to apt-get install ${need_apt[*]}" >&2; exit 1; fi
@@ -21,5 +25,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   npm run --silent build
 fi
+
+# containerd is a daemon no service manager starts here: start it when its socket is absent.
+bash scripts/start-containerd.sh
 
 npx vitest run "$@"

@@ -1,8 +1,9 @@
 // Opening the ledger for a verb: read-only for auditing verbs, as the writer for verbs that append.
 import { existsSync } from "node:fs"
-import { Effect, Layer } from "effect"
+import { Effect, Either, Layer } from "effect"
 import { LedgerLive, type LedgerOptions } from "../adapters/ledger/ledger.js"
-import { EventStore, StoreUnavailable } from "../adapters/store/event-store.js"
+import { EventStore, StoreUnavailable, type StoreError } from "../adapters/store/event-store.js"
+import { parseStoreUri, storeLayer, type InvalidStoreUri } from "../adapters/store/copy.js"
 import { SqliteStoreLive } from "../adapters/store/sqlite/sqlite-store.js"
 import { cliConfig, ledgerOptionsOf } from "./config.js"
 import { ledgerPath } from "./data-dir.js"
@@ -25,5 +26,22 @@ export const writerLayer = (dataDir: string, options: Partial<LedgerOptions> = {
     )
   )
 
-export const withReadOnlyStore = <A, E, R>(dataDir: string, f: (store: EventStore["Type"]) => Effect.Effect<A, E, R>) =>
-  Effect.flatMap(EventStore, f).pipe(Effect.provide(readOnlyStoreLayer(dataDir)), Effect.scoped)
+/** A read-only store for an auditing verb: the data dir's SQLite file, or the store a URI names. */
+export function withReadOnlyStore<A, E, R>(dataDir: string, f: (store: EventStore["Type"]) => Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreError | InvalidStoreUri, R>
+export function withReadOnlyStore<A, E, R>(dataDir: string, uri: string | undefined, f: (store: EventStore["Type"]) => Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreError | InvalidStoreUri, R>
+export function withReadOnlyStore<A, E, R>(
+  dataDir: string,
+  uriOrF: string | undefined | ((store: EventStore["Type"]) => Effect.Effect<A, E, R>),
+  maybeF?: (store: EventStore["Type"]) => Effect.Effect<A, E, R>
+) {
+  const f = typeof uriOrF === "function" ? uriOrF : maybeF!
+  const uri = typeof uriOrF === "string" ? uriOrF : undefined
+  const layer =
+    uri === undefined
+      ? Layer.mapError(readOnlyStoreLayer(dataDir), (e) => e as StoreError | InvalidStoreUri)
+      : Either.match(parseStoreUri(uri), {
+          onLeft: (e) => Layer.fail(e),
+          onRight: (parsed) => Layer.mapError(storeLayer(parsed, { readonly: true }), (e) => e as StoreError | InvalidStoreUri)
+        })
+  return Effect.flatMap(EventStore, f).pipe(Effect.provide(layer), Effect.scoped)
+}

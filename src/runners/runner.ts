@@ -38,7 +38,9 @@ export const SandboxSpec = Schema.Struct({
   resources: SandboxResources,
   network: SandboxNetwork,
   /** Given to every process started in the sandbox; `ExecRequest.env` overrides per call. */
-  env: Schema.Record({ key: Schema.String, value: Schema.String })
+  env: Schema.Record({ key: Schema.String, value: Schema.String }),
+  /** Which runner should run it, where several are registered (`runner-registry.ts`). */
+  runner: Schema.optional(Schema.String)
 })
 export interface SandboxSpec extends Schema.Schema.Type<typeof SandboxSpec> {}
 

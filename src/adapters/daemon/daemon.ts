@@ -11,6 +11,8 @@ import { LedgerLive, type LedgerOptions } from "../ledger/ledger.js"
 import { SqliteStoreLive } from "../store/sqlite/sqlite-store.js"
 import { SandboxService, SandboxServiceLive, DAEMON, type SandboxServiceShape } from "../sandbox/sandbox-service.js"
 import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
+import { layer as containerdRunnerLayer } from "../../runners/containerd/containerd-runner.js"
+import { registryLayer } from "../../runners/runner-registry.js"
 import type { DaemonRequest } from "./protocol.js"
 import { serveSocket } from "./server.js"
 import { socketPath } from "./paths.js"
@@ -98,7 +100,11 @@ export const dispatch = (service: SandboxServiceShape, config: Config) => (reque
 export const daemonLayer = (options: DaemonOptions) => {
   const store = SqliteStoreLive({ file: join(options.dataDir, "ledger.db") })
   const ledger = LedgerLive({ dataDir: options.dataDir, sensitiveFields, ...options.ledger }).pipe(Layer.provide(store))
-  const base = Layer.mergeAll(store, ledger, bwrapRunnerLayer())
+  const runners = registryLayer([
+    ["bwrap", bwrapRunnerLayer()],
+    ["containerd", containerdRunnerLayer()]
+  ])
+  const base = Layer.mergeAll(store, ledger, runners)
   return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(Layer.provideMerge(base))
 }
 

@@ -4,6 +4,8 @@
 import * as path from "node:path"
 import { Either, Schema } from "effect"
 import type { RunnerError } from "../../runners/errors.js"
+import { imagesDir, templateRecipe } from "../../runners/images/image-store.js"
+import { recipeHash } from "../../runners/images/recipe.js"
 import { SandboxHandle, type SandboxSpec } from "../../runners/runner.js"
 import type { RunnerHandle } from "../../domain/sandbox/sandbox-events.js"
 import type { Sandbox } from "../../domain/sandbox/sandbox.js"
@@ -19,8 +21,12 @@ export const sandboxDirs = (dataDir: string, sandboxId: string): SandboxDirs => 
   return { root, workspace: path.join(root, "workspace"), state: path.join(root, "state") }
 }
 
-/** Where `hydravisor image build <template>` puts a template's root filesystem. */
-export const imageRootfs = (dataDir: string, template: string): string => path.join(dataDir, "images", template, "rootfs")
+/** Where `hydravisor image build <template>` puts a template's root filesystem: named by its recipe's hash. */
+export const imageRootfs = (dataDir: string, packages: ReadonlyArray<string>): string =>
+  Either.match(templateRecipe(packages), {
+    onLeft: () => path.join(imagesDir(dataDir), "unbuildable", "rootfs"),
+    onRight: (recipe) => path.join(imagesDir(dataDir), recipeHash(recipe), "rootfs")
+  })
 
 /** The runner's spec for a requested sandbox; `env` is the launch's, on top of the template's. */
 export const sandboxSpec = (dataDir: string, sandbox: Sandbox, env: Readonly<Record<string, string>>): SandboxSpec => {
@@ -31,10 +37,11 @@ export const sandboxSpec = (dataDir: string, sandbox: Sandbox, env: Readonly<Rec
     hostname: sandbox.name,
     workspaceDir: dirs.workspace,
     stateDir: dirs.state,
-    rootfs: template.rootfs.kind === "host" ? { kind: "host" } : { kind: "image", path: imageRootfs(dataDir, template.name) },
+    rootfs: template.rootfs.kind === "host" ? { kind: "host" } : { kind: "image", path: imageRootfs(dataDir, template.rootfs.packages) },
     resources: { cpuCores: resources.cpu_cores, memoryMb: resources.memory_mb, pids: resources.pids },
     network: sandbox.network.mode,
-    env: { ...template.env, ...env }
+    env: { ...template.env, ...env },
+    runner: template.runner
   }
 }
 

@@ -37,14 +37,15 @@ const verify = Command.make(
     full: Options.boolean("full").pipe(Options.withDescription("re-derive every hash and check every signature (the default)")),
     workers: Options.integer("workers").pipe(Options.withDescription("worker threads for --full (default: up to 2)"), Options.optional),
     witness: Options.file("witness").pipe(Options.withDescription("a witness file that received the writer's checkpoints; detects a cut-off tail"), Options.optional),
-    writer: Options.text("writer").pipe(Options.withDescription("verify only this writer's chain"), Options.optional)
+    writer: Options.text("writer").pipe(Options.withDescription("verify only this writer's chain"), Options.optional),
+    store: Options.text("store").pipe(Options.withDescription("verify another store instead of the data dir's: sqlite:PATH or esdb://HOST:PORT"), Options.optional)
   },
   (o) =>
     Effect.gen(function* () {
       const dataDir = resolveDataDir(o.dataDir)
       const { config } = yield* cliConfig()
       const line = progress("verifying")
-      const report = yield* withReadOnlyStore(dataDir, (store) =>
+      const report = yield* withReadOnlyStore(dataDir, Option.getOrUndefined(o.store), (store) =>
         verifyLedger(store, {
           mode: o.fast && !o.full ? "fast" : "full",
           workers: Option.getOrElse(o.workers, () => 2),

@@ -1,9 +1,11 @@
-// Appends, in the order they were asked for. One fiber takes waiting appends (up to a window), sends
-// them pipelined on the client's single BatchAppend stream (which the server applies in order), and
-// retries the ones whose outcome is unknown, still in order, so a writer's chain keeps its order in
-// $all. Every retry is idempotent: records carry their exact revision and their id is the event id.
-// After a window it writes the chain index entries (`chain-<writer>`) of what was appended.
-import { Chunk, Deferred, Duration, Effect, Either, Queue, Schedule } from "effect"
+// Appends, one at a time in the order they were asked for: a writer's records must reach $all in
+// chain order, and the client gives no ordering guarantee between calls in flight together (it
+// can swap them while it re-creates its BatchAppend stream after a reconnect). An append whose outcome
+// is unknown (the connection dropped) is retried with backoff before the next is sent; retries are
+// idempotent because records carry their exact revision and their id is the event id. The chain
+// index entries (`chain-<writer>`) of each append ride along with the next one, which is safe to
+// pipeline: index appends of one writer never share a call.
+import { Deferred, Duration, Effect, Either, Fiber, Queue, Schedule } from "effect"
 import type { AppendResult as EsdbAppendResult, EventData } from "@eventstore/db-client"
 import type { LedgerRecord } from "../../../domain/ledger/record.js"
 import {
@@ -57,8 +59,6 @@ export interface AppenderOptions {
   readonly client: Client
   readonly names: StreamNames
   readonly describe: string
-  /** how many appends may be in flight at once (1 when the server has no BatchAppend) */
-  readonly window: number
   readonly retryBudget: Duration.DurationInput
 }
 
@@ -78,15 +78,14 @@ export const makeAppender = (options: AppenderOptions) =>
     const queue = yield* Queue.unbounded<Job>()
     const unavailable = (problem: string) => new StoreUnavailable({ store: describe, problem })
 
-    // Sends ops in order, pipelined; retries those whose outcome is unknown, in order, with backoff.
-    const sendInOrder = (ops: ReadonlyArray<Op>) =>
+    // Sends ops that need no order among themselves together; retries those whose outcome is unknown.
+    const sendTogether = (ops: ReadonlyArray<Op>) =>
       Effect.gen(function* () {
-        const outcomes: Array<Outcome> = ops.map(() => Either.left(unavailable("not sent")))
+        const outcomes: Array<Outcome> = new Array(ops.length)
         if (ops.length === 0) return outcomes
         const driver = yield* Schedule.driver(backoff(options.retryBudget))
         let pending = ops.map((_, i) => i)
         while (pending.length > 0) {
-          // All calls start in this synchronous loop: call order is wire order.
           const settled = yield* Effect.promise(() =>
             Promise.allSettled(pending.map((i) => client.appendToStream(ops[i]!.stream, [...ops[i]!.events], { expectedRevision: ops[i]!.expected })))
           )
@@ -175,19 +174,25 @@ export const makeAppender = (options: AppenderOptions) =>
         return yield* unavailable(`record ${bad.id} carries stream ${bad.stream} revision ${bad.revision}, expected ${job.stream} revision ${at}`)
       })
 
-    /** Index appends for what was appended: per writer, consecutive seqs, event number = seq. */
-    const indexOps = (entries: ReadonlyArray<{ readonly writer: string; readonly entry: ChainIndexEntry }>): Array<Op> => {
+    type Written = { readonly writer: string; readonly entry: ChainIndexEntry }
+
+    /**
+     * Index appends for what was appended, in rounds: per writer, consecutive seqs at event number =
+     * seq; a round holds at most one append per writer, so a round's appends need no order.
+     */
+    const indexRounds = (entries: ReadonlyArray<Written>): Array<Array<Op>> => {
       const byWriter = new Map<string, Array<ChainIndexEntry>>()
       for (const { writer, entry } of entries) {
         const list = byWriter.get(writer) ?? []
         list.push(entry)
         byWriter.set(writer, list)
       }
-      const ops: Array<Op> = []
+      const rounds: Array<Array<Op>> = []
       for (const [writer, list] of byWriter) {
+        let round = 0
         let run: Array<ChainIndexEntry> = []
         const flush = () => {
-          if (run.length > 0) ops.push({ stream: names.chainIndex(writer), events: run.map(toIndexEvent), expected: esdbExpected(run[0]!.seq) })
+          if (run.length > 0) (rounds[round++] ??= []).push({ stream: names.chainIndex(writer), events: run.map(toIndexEvent), expected: esdbExpected(run[0]!.seq) })
           run = []
         }
         for (const entry of list) {
@@ -197,65 +202,57 @@ export const makeAppender = (options: AppenderOptions) =>
         }
         flush()
       }
-      return ops
+      return rounds
     }
 
-    let carried: Array<Op> = []
+    // Index entries not yet written; they ride along with the next append.
+    let carried: Array<Written> = []
 
-    const processWindow = (jobs: ReadonlyArray<Job>) =>
+    const flushIndex = Effect.gen(function* () {
+      const rounds = indexRounds(carried)
+      carried = []
+      for (const round of rounds) yield* sendTogether(round)
+    })
+
+    const processAppend = (job: AppendJob) =>
       Effect.gen(function* () {
-        const sendable: Array<{ job: AppendJob; op: Op }> = []
-        const direct: Array<AppendJob> = []
-        for (const job of jobs) {
-          if (job.kind !== "append") continue
-          const base = baseRevision(job.expected, job.records)
-          if (job.records.length === 0 || stampedFor(job.stream, base, job.records) !== null) direct.push(job)
-          else sendable.push({ job, op: { stream: names.esdbStream(job.stream), events: job.records.map(toEventData), expected: esdbExpected(base) } })
+        const base = baseRevision(job.expected, job.records)
+        if (job.records.length === 0 || stampedFor(job.stream, base, job.records) !== null) {
+          const result = yield* Effect.either(misstamped(job, base))
+          return yield* Deferred.complete(job.done, result)
         }
-        const repairs = jobs.flatMap((j) => (j.kind === "index" ? indexOps(j.entries.map((entry) => ({ writer: j.writer, entry }))) : []))
-        const ops = [...carried, ...repairs, ...sendable.map((s) => s.op)]
+        if (indexRounds(carried).length > 1) yield* flushIndex
+        const op: Op = { stream: names.esdbStream(job.stream), events: job.records.map(toEventData), expected: esdbExpected(base) }
+        const outcomes = yield* sendTogether([...(indexRounds(carried)[0] ?? []), op])
         carried = []
-        const outcomes = yield* sendInOrder(ops)
-        const offset = ops.length - sendable.length
-        const results = yield* Effect.all(
-          [
-            ...sendable.map(({ job }, k) => Effect.either(settle(job, outcomes[offset + k]!))),
-            ...direct.map((job) => Effect.either(misstamped(job, baseRevision(job.expected, job.records))))
-          ],
-          { concurrency: 16 }
-        )
-        const settled = [...sendable.map((s) => s.job), ...direct]
-        const written: Array<{ writer: string; entry: ChainIndexEntry }> = []
-        for (let i = 0; i < settled.length; i++) {
-          const job = settled[i]!
-          const result = results[i]!
-          yield* Deferred.complete(job.done, result)
-          if (Either.isRight(result) && i < sendable.length)
-            job.records.forEach((r, k) => written.push({ writer: r.chain.writer, entry: indexEntryOf(r, result.right.positions[k]!) }))
-        }
-        carried = indexOps(written)
-        // Index entries ride along with the next window, unless nothing waits or someone needs them now.
-        const flushNow = jobs.some((j) => j.kind !== "append") || (yield* Queue.size(queue)) === 0
-        if (flushNow) {
-          yield* sendInOrder(carried)
-          carried = []
-        }
-        for (const job of jobs) if (job.kind !== "append") yield* Deferred.succeed(job.done, undefined)
+        const result = yield* Effect.either(settle(job, outcomes[outcomes.length - 1]!))
+        yield* Deferred.complete(job.done, result)
+        if (Either.isRight(result)) carried = job.records.map((r, k) => ({ writer: r.chain.writer, entry: indexEntryOf(r, result.right.positions[k]!) }))
       })
 
-    yield* Effect.forkScoped(
-      Effect.forever(
-        Queue.takeBetween(queue, 1, options.window).pipe(
-          Effect.flatMap((taken) => Effect.uninterruptible(processWindow(Chunk.toReadonlyArray(taken))))
-        )
-      )
-    )
+    const process = (job: Job) =>
+      Effect.gen(function* () {
+        if (job.kind === "append") {
+          yield* processAppend(job)
+          // Index entries ride along with the next append, unless none is waiting.
+          if ((yield* Queue.size(queue)) === 0) yield* flushIndex
+          return
+        }
+        if (job.kind === "index") carried = [...carried, ...job.entries.map((entry) => ({ writer: job.writer, entry }))]
+        yield* flushIndex
+        yield* Deferred.succeed(job.done, undefined)
+      })
+
+    const loop = yield* Effect.forkDaemon(Effect.forever(Queue.take(queue).pipe(Effect.flatMap((job) => Effect.uninterruptible(process(job))))))
+    // On close: finish the append in hand, refuse what was never sent, write the index entries left.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
+        yield* Fiber.interrupt(loop)
         const rest = yield* Queue.takeAll(queue)
         for (const job of rest)
           if (job.kind === "append") yield* Deferred.fail(job.done, unavailable("the store was closed before this append was sent"))
           else yield* Deferred.succeed(job.done, undefined)
+        yield* flushIndex.pipe(Effect.timeout(options.retryBudget), Effect.ignore)
       })
     )
 

@@ -1,7 +1,7 @@
 // The gRPC client and the failures it reports: which ones a retry may cure (the connection dropped, the
 // server was busy or not the leader) and the backoff that retries them. Reads and appends both use it.
 import { EventStoreDBClient, type AllStreamResolvedEvent, type ReadAllOptions, type ReadStreamOptions, type ResolvedEvent } from "@eventstore/db-client"
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Schedule, type Scope } from "effect"
 import { StoreUnavailable } from "../event-store.js"
 
 export type Client = EventStoreDBClient
@@ -14,6 +14,35 @@ export const connect = (connection: string): Effect.Effect<Client, StoreUnavaila
     try: () => EventStoreDBClient.connectionString(connection),
     catch: (e) => new StoreUnavailable({ store: redact(connection), problem: `bad connection string: ${(e as Error).message}` })
   })
+
+/**
+ * One client per connection string in a process, shared and disposed with its last user. The client
+ * keeps pending BatchAppend replies in one module-wide table: a second client that fails or is
+ * disposed rejects the first one's pending appends and then crashes on their replies
+ * (kurrent-io/KurrentDB-Client-NodeJS#523, fixed only in its successor package).
+ */
+const shared = new Map<string, { readonly client: Client; users: number }>()
+
+export const sharedClient = (connection: string): Effect.Effect<Client, StoreUnavailable, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const entry = shared.get(connection)
+      if (entry !== undefined) {
+        entry.users += 1
+        return Effect.succeed(entry.client)
+      }
+      return Effect.tap(connect(connection), (client) => Effect.sync(() => shared.set(connection, { client, users: 1 })))
+    }),
+    (client) =>
+      Effect.suspend(() => {
+        const entry = shared.get(connection)
+        if (entry === undefined || entry.client !== client) return Effect.void
+        entry.users -= 1
+        if (entry.users > 0) return Effect.void
+        shared.delete(connection)
+        return Effect.promise(() => client.dispose())
+      })
+  )
 
 const TRANSIENT = new Set(["unavailable", "cancelled", "deadline-exceeded", "timeout", "not-leader"])
 

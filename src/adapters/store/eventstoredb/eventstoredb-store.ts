@@ -5,7 +5,7 @@ import { EventStore, StoreUnavailable, type EventStoreShape } from "../event-sto
 import { makeAppender } from "./appender.js"
 import { EsdbBlobStore, makeBlobStore, type BlobStoreShape } from "./blobs.js"
 import { makeChainQueries } from "./chain-index.js"
-import { call, collectAll, connect, DEFAULT_RETRY_BUDGET, redact } from "./client.js"
+import { call, collectAll, DEFAULT_RETRY_BUDGET, redact, sharedClient } from "./client.js"
 import { streamNames } from "./mapping.js"
 import { lastRevision, readAll, readAllRaw, readStream, subscribeAll, type ReadContext } from "./reads.js"
 
@@ -16,30 +16,19 @@ export interface EventStoreDbOptions {
   readonly namespace?: string
   /** How long to keep retrying a call whose connection dropped before reporting the store unavailable. */
   readonly retryFor?: Duration.DurationInput
-  /** Appends in flight at once; 1 is forced for servers without BatchAppend (before 21.10). */
-  readonly appendWindow?: number
-}
-
-/** Whether the server offers BatchAppend, which keeps pipelined appends in order (ServerFeatures). */
-const hasBatchAppend = (client: unknown): Effect.Effect<boolean> => {
-  const probe = client as { supports?: (method: { path: string }) => Promise<boolean> }
-  return probe.supports === undefined
-    ? Effect.succeed(false)
-    : Effect.promise(() => probe.supports!({ path: "/event_store.client.streams.Streams/BatchAppend" }).catch(() => false))
 }
 
 export const makeEventStoreDbStore = (options: EventStoreDbOptions) =>
   Effect.gen(function* () {
     const describe = redact(options.connection)
     const retryBudget = options.retryFor ?? DEFAULT_RETRY_BUDGET
-    const client = yield* Effect.acquireRelease(connect(options.connection), (c) => Effect.promise(() => c.dispose()))
+    const client = yield* sharedClient(options.connection)
     const names = streamNames(options.namespace)
     const ctx: ReadContext = { client, names, describe, retryBudget }
 
     // Reach the server once now, so a wrong address fails at start with one clear message.
     yield* call(describe, "connecting", retryBudget, () => collectAll(client, { maxCount: 1 }))
-    const window = (yield* hasBatchAppend(client)) ? (options.appendWindow ?? 512) : 1
-    const appender = yield* makeAppender({ client, names, describe, window, retryBudget })
+    const appender = yield* makeAppender({ client, names, describe, retryBudget })
     const chain = makeChainQueries(ctx, appender)
 
     const store: EventStoreShape = {

@@ -1,0 +1,197 @@
+// What only the containerd runner has: containerd's own answers (the spec it stored, its OOM events),
+// runc applying our limits and seccomp profile, containers outliving the runner, a clear error when
+// containerd is not there, and the launch and exec timings. The shared contract is conformance-containerd.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import type { Scope } from "effect"
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { beforeAll } from "vitest"
+import { detectLayout } from "../../../src/runners/cgroups/cgroup.js"
+import { sandboxCgroupPaths } from "../../../src/runners/cgroups/layout.js"
+import { makeClient } from "../../../src/runners/containerd/client.js"
+import { defaultConfig, make } from "../../../src/runners/containerd/containerd-runner.js"
+import { readOciSpec, specOfContainer } from "../../../src/runners/containerd/mapping.js"
+import type { ContainerMessage } from "../../../src/runners/containerd/mapping.js"
+import { followTaskEvents } from "../../../src/runners/containerd/task-events.js"
+import type { Runner, SandboxSpec } from "../../../src/runners/runner.js"
+import { median, startContainerd, TEST_CONTAINERD, testImage } from "./fixture.js"
+
+let rootfs = ""
+beforeAll(async () => {
+  startContainerd()
+  rootfs = (await testImage()).rootfs
+}, 600_000)
+
+const socket = defaultConfig().socket
+const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8")
+
+const dataDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "hv-containerd-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const specIn = (dir: string, label: string, overrides: Partial<SandboxSpec> = {}): SandboxSpec => {
+  const id = `k-${label}-${randomBytes(4).toString("hex")}`
+  return {
+    id,
+    hostname: id,
+    workspaceDir: path.join(dir, "workspaces", id),
+    stateDir: path.join(dir, "state", id),
+    rootfs: { kind: "image", path: rootfs },
+    resources: { cpuCores: 0.5, memoryMb: 96, pids: 40 },
+    network: "none",
+    env: {},
+    ...overrides
+  }
+}
+
+const startSandbox = (runner: Runner, spec: SandboxSpec) =>
+  Effect.gen(function* () {
+    const created = yield* Effect.acquireRelease(runner.create(spec), (h) => runner.destroy(h).pipe(Effect.orDie))
+    return yield* runner.start(created)
+  })
+
+const testRunner: Effect.Effect<Runner, never, Scope.Scope> = make(TEST_CONTAINERD)
+
+describe("containerd runner", () => {
+  it.scopedLive("fails with HostUnsupported naming `hydravisor doctor` and the start command when containerd is not running", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      const missing = path.join(dir, "no-containerd.sock")
+      const absent = yield* Effect.flip((yield* make({ ...TEST_CONTAINERD, socket: missing })).create(specIn(dir, "nodaemon")))
+      expect(absent._tag).toBe("HostUnsupported")
+      expect(absent.message).toContain("containerd is not running")
+      expect(absent.message).toContain(missing)
+      expect(absent.message).toContain("hydravisor doctor")
+      expect(absent.message).toContain("scripts/start-containerd.sh")
+      expect(absent.message).toContain("HYDRAVISOR_CONTAINERD_SOCKET")
+      // a socket file left behind by a killed daemon: nothing answers on it
+      const stale = path.join(dir, "stale.sock")
+      yield* Effect.async<void>((resume) => {
+        const holder = spawn(process.execPath, ["-e", `require("net").createServer().listen(${JSON.stringify(stale)}, () => console.log("up"))`], { stdio: ["ignore", "pipe", "ignore"] })
+        holder.stdout.once("data", () => {
+          holder.kill("SIGKILL")
+          holder.once("exit", () => resume(Effect.void))
+        })
+      })
+      expect(fs.statSync(stale).isSocket()).toBe(true)
+      const refused = yield* Effect.flip((yield* make({ ...TEST_CONTAINERD, socket: stale })).create(specIn(dir, "stale")))
+      expect(refused._tag).toBe("HostUnsupported")
+      expect(refused.message).toContain("nothing answers")
+      expect(refused.message).toContain("hydravisor doctor")
+    })
+  )
+
+  it.scopedLive("refuses a host rootfs and an image that lacks what it needs", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const dir = yield* dataDir
+      const host = yield* Effect.flip(runner.create(specIn(dir, "host", { rootfs: { kind: "host" } })))
+      expect(host).toMatchObject({ _tag: "InvalidSandboxSpec", field: "rootfs" })
+      const empty = path.join(dir, "empty-image")
+      fs.mkdirSync(empty)
+      const lacking = yield* Effect.flip(runner.create(specIn(dir, "lacking", { rootfs: { kind: "image", path: empty } })))
+      expect(lacking).toMatchObject({ _tag: "InvalidSandboxSpec", field: "rootfs.path" })
+      expect(lacking.message).toContain("lacks /bin/sh")
+    })
+  )
+
+  it.scopedLive("stores the spec we generate in containerd: read back, it is hardened", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const spec = specIn(yield* dataDir, "spec")
+      const handle = yield* startSandbox(runner, spec)
+      const client = yield* makeClient(socket, TEST_CONTAINERD.namespace ?? "")
+      const answer = (yield* client.call("Containers.Get", { id: spec.id })) as { container: ContainerMessage }
+      expect(answer.container.labels).toEqual({ "io.hydravisor.sandbox": spec.id })
+      const view = Either.getOrThrow(readOciSpec(Either.getOrThrow(specOfContainer(answer.container))))
+      expect(view).toMatchObject({ hostname: spec.hostname, workspaceDir: spec.workspaceDir, resources: spec.resources, network: "none", hardened: true })
+      expect(handle.cgroup).toContain(spec.id)
+    })
+  )
+
+  it.scopedLive("runc applies the limits, the read-only root and the seccomp profile", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const spec = specIn(yield* dataDir, "applied")
+      const handle = yield* startSandbox(runner, spec)
+      const run = (script: string) => runner.exec(handle, { argv: ["/bin/sh", "-c", script] })
+      const layout = yield* detectLayout("containerd")
+      const cgroups = sandboxCgroupPaths(layout, TEST_CONTAINERD.cgroupParent ?? "", spec.id)
+      const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8").trim()
+      expect(read(cgroups.pids, "pids.max")).toBe("40")
+      expect(Number(read(cgroups.memory, layout.kind === "v2" ? "memory.max" : "memory.limit_in_bytes"))).toBe(96 * 1024 * 1024)
+      if (cgroups.cpu !== null) {
+        const cpu = layout.kind === "v2" ? read(cgroups.cpu, "cpu.max") : `${read(cgroups.cpu, "cpu.cfs_quota_us")} ${read(cgroups.cpu, "cpu.cfs_period_us")}`
+        expect(cpu).toBe("50000 100000")
+      }
+      expect(text((yield* run("grep Seccomp: /proc/self/status")).stdout)).toMatch(/^Seccomp:\s+2$/m)
+      const unshare = yield* run("unshare --user --map-root-user true")
+      expect(unshare.exitCode).not.toBe(0)
+      expect(text(unshare.stderr)).toMatch(/Operation not permitted/)
+      expect(text((yield* run("grep ' / ' /proc/self/mounts")).stdout)).toMatch(/\sro[,\s]/)
+      expect((yield* run("touch /etc/hydravisor-probe || touch /hydravisor-probe")).exitCode).not.toBe(0)
+      expect(fs.existsSync(path.join(rootfs, "etc/hydravisor-probe"))).toBe(false)
+    })
+  )
+
+  it.scopedLive("reports an OOM kill with the reason from containerd's event stream", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const spec = specIn(yield* dataDir, "oomevent", { resources: { cpuCores: 1, memoryMb: 64, pids: 64 } })
+      const handle = yield* startSandbox(runner, spec)
+      const client = yield* makeClient(socket, TEST_CONTAINERD.namespace ?? "")
+      const events = yield* followTaskEvents(client)
+      yield* Effect.sleep("200 millis")
+      const hog = yield* runner.exec(handle, { argv: ["tail", "/dev/zero"], timeoutMs: 30_000 })
+      expect(hog).toMatchObject({ signal: "SIGKILL", oomKilled: true, timedOut: false })
+      expect(events.oomCount(spec.id)).toBeGreaterThanOrEqual(1)
+    })
+  )
+
+  it.scopedLive("containers outlive the runner that made them; another runner finds and drives them", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      const spec = specIn(dir, "outlive")
+      const handle = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const first = yield* testRunner
+          return yield* first.start(yield* first.create(spec))
+        })
+      )
+      const second = yield* testRunner
+      yield* Effect.addFinalizer(() => second.destroy(handle).pipe(Effect.orDie))
+      expect((yield* second.status(handle)).state).toBe("running")
+      expect(text((yield* second.exec(handle, { argv: ["echo", "still-here"] })).stdout)).toBe("still-here\n")
+    })
+  )
+
+  it.scopedLive("launch-to-ready and exec round trip, p50 over 30 runs", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const dir = yield* dataDir
+      const launches: Array<number> = []
+      for (let i = 0; i < 30; i++) {
+        const began = performance.now()
+        const handle = yield* runner.start(yield* runner.create(specIn(dir, "speed")))
+        launches.push(performance.now() - began)
+        yield* runner.destroy(handle)
+      }
+      const handle = yield* startSandbox(runner, specIn(dir, "speed"))
+      const execs: Array<number> = []
+      for (let i = 0; i < 30; i++) {
+        const began = performance.now()
+        yield* runner.exec(handle, { argv: ["true"] })
+        execs.push(performance.now() - began)
+      }
+      console.log(`containerd launch-to-ready (create + start) p50 ${median(launches).toFixed(1)} ms; exec round trip p50 ${median(execs).toFixed(1)} ms`)
+      // generous bounds: this runs beside other test files on two cores; docs/containerd.md has the measurements
+      expect(median(launches)).toBeLessThan(1_000)
+      expect(median(execs)).toBeLessThan(200)
+    })
+  )
+})
