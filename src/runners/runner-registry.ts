@@ -15,6 +15,7 @@ export const makeRunnerRegistry = (runners: ReadonlyMap<string, Runner>, default
   const fallback = byKind(defaultKind)!
   return {
     kind: "registry",
+    kinds: [...runners.keys()],
     capabilities: fallback.capabilities,
     create: (spec) => {
       const runner = byKind(spec.runner)

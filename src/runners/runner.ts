@@ -112,6 +112,8 @@ export interface RunnerCapabilities {
  */
 export interface Runner {
   readonly kind: string
+  /** The runner kinds this Runner can run; just `kind` when absent (a registry lists its members). */
+  readonly kinds?: ReadonlyArray<string>
   readonly capabilities: RunnerCapabilities
   /** Directories and cgroup; nothing runs yet. */
   readonly create: (spec: SandboxSpec) => Effect.Effect<SandboxHandle, RunnerError>

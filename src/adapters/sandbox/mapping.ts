@@ -9,6 +9,7 @@ import { recipeHash } from "../../runners/images/recipe.js"
 import { SandboxHandle, type SandboxSpec } from "../../runners/runner.js"
 import type { RunnerHandle } from "../../domain/sandbox/sandbox-events.js"
 import type { Sandbox } from "../../domain/sandbox/sandbox.js"
+import { imagePackages } from "../../domain/sandbox/template.js"
 
 export interface SandboxDirs {
   readonly root: string
@@ -37,7 +38,7 @@ export const sandboxSpec = (dataDir: string, sandbox: Sandbox, env: Readonly<Rec
     hostname: sandbox.name,
     workspaceDir: dirs.workspace,
     stateDir: dirs.state,
-    rootfs: template.rootfs.kind === "host" ? { kind: "host" } : { kind: "image", path: imageRootfs(dataDir, template.rootfs.packages) },
+    rootfs: template.rootfs.kind === "host" ? { kind: "host" } : { kind: "image", path: imageRootfs(dataDir, imagePackages(template)) },
     resources: { cpuCores: resources.cpu_cores, memoryMb: resources.memory_mb, pids: resources.pids },
     network: sandbox.network.mode,
     env: { ...template.env, ...env },

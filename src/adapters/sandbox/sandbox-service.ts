@@ -248,7 +248,7 @@ export const make = (options: SandboxServiceOptions) =>
               agent: input.agent,
               env,
               namesInUse: namesInUse(yield* Ref.get(modelRef)),
-              runners: [runner.kind],
+              runners: runner.kinds ?? [runner.kind],
               security: options.security,
               at
             }, initialState())

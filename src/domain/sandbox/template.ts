@@ -128,3 +128,7 @@ export const checkAgainstLimits = (
     ? Either.right(resources)
     : Either.left(new ResourcesExceedLimits({ violations: [first, ...rest], message: violations.map((v) => v.reason).join("; ") }))
 }
+
+/** The Debian packages of a template's image: its image rootfs's, else its workload packages. */
+export const imagePackages = (template: Template): ReadonlyArray<string> =>
+  template.rootfs.kind === "image" ? template.rootfs.packages : template.packages ?? []
