@@ -6,6 +6,7 @@ import { EventStore, StoreUnavailable, type StoreError } from "../adapters/store
 import { parseStoreUri, storeLayer, type InvalidStoreUri } from "../adapters/store/copy.js"
 import { SqliteStoreLive } from "../adapters/store/sqlite/sqlite-store.js"
 import { cliConfig, ledgerOptionsOf } from "./config.js"
+import type { Config } from "../domain/config/config.js"
 import { ledgerPath } from "./data-dir.js"
 
 export const readOnlyStoreLayer = (dataDir: string) => {
@@ -15,12 +16,18 @@ export const readOnlyStoreLayer = (dataDir: string) => {
     : Layer.fail(new StoreUnavailable({ store: dataDir, problem: "no such data directory (pass --data-dir or set HYDRAVISOR_DATA_DIR)" }))
 }
 
+/** The writer's store: `store.kind: eventstoredb` with `store.connection`, else the data dir's SQLite file. */
+export const configuredStoreLayer = (dataDir: string, config: Config) =>
+  config.store.kind === "eventstoredb" && config.store.connection !== undefined
+    ? storeLayer({ kind: "eventstoredb", connection: config.store.connection })
+    : SqliteStoreLive({ file: config.store.connection ?? ledgerPath(dataDir) })
+
 /** The store and a ledger writer, configured from the config file and environment, then `options`. */
 export const writerLayer = (dataDir: string, options: Partial<LedgerOptions> = {}) =>
   Layer.unwrapEffect(
     cliConfig().pipe(
       Effect.map(({ config }) => {
-        const store = SqliteStoreLive({ file: ledgerPath(dataDir) })
+        const store = configuredStoreLayer(dataDir, config)
         return Layer.merge(store, LedgerLive({ dataDir, ...ledgerOptionsOf(config), ...options }).pipe(Layer.provide(store)))
       })
     )

@@ -9,6 +9,7 @@ import type { Actor } from "../../domain/ledger/record.js"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { LedgerLive, type LedgerOptions } from "../ledger/ledger.js"
 import { SqliteStoreLive } from "../store/sqlite/sqlite-store.js"
+import { storeLayer } from "../store/copy.js"
 import { SandboxService, SandboxServiceLive, DAEMON, type SandboxServiceShape } from "../sandbox/sandbox-service.js"
 import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
 import { layer as containerdRunnerLayer } from "../../runners/containerd/containerd-runner.js"
@@ -98,7 +99,11 @@ export const dispatch = (service: SandboxServiceShape, config: Config) => (reque
 }
 
 export const daemonLayer = (options: DaemonOptions) => {
-  const store = SqliteStoreLive({ file: join(options.dataDir, "ledger.db") })
+  const { store: storeConfig } = options.config
+  const store =
+    storeConfig.kind === "eventstoredb" && storeConfig.connection !== undefined
+      ? storeLayer({ kind: "eventstoredb", connection: storeConfig.connection })
+      : SqliteStoreLive({ file: storeConfig.connection ?? join(options.dataDir, "ledger.db") })
   const ledger = LedgerLive({ dataDir: options.dataDir, sensitiveFields, ...options.ledger }).pipe(Layer.provide(store))
   const runners = registryLayer([
     ["bwrap", bwrapRunnerLayer()],
