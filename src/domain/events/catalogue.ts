@@ -5,6 +5,7 @@ import { Data, Either, ParseResult, Schema } from "effect"
 import type { EventDefinition } from "../ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated } from "../ledger/ledger-events.js"
 import { sandboxEvents } from "../sandbox/sandbox-events.js"
+import { agentEvents } from "./agent-events.js"
 import { CommandRejected } from "./command-rejected.js"
 import { unsealData } from "./redactable.js"
 
@@ -17,7 +18,8 @@ export const eventDefinitions: ReadonlyArray<AnyDefinition> = [
   WriterKeyRotated,
   Checkpoint,
   ...sandboxEvents,
-  CommandRejected
+  CommandRejected,
+  ...agentEvents
 ]
 
 const byType: ReadonlyMap<string, AnyDefinition> = new Map(eventDefinitions.map((d) => [d.type, d]))

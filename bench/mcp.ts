@@ -1,0 +1,154 @@
+// MCP benchmark (issue 7): the daemon (`hydravisor mcp --port 0`, its own process) and SDK clients over
+// streamable HTTP on 127.0.0.1. Tool-call overhead p50/p99 for describe_environment and `exec true`
+// (round trip minus the runner's own exec time), then calls/s from 20 concurrent clients with the
+// number of failed calls. Every call is recorded in the ledger, so the figures include that append.
+// Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20]
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import Database from "better-sqlite3"
+import { Either } from "effect"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { hashToken, newToken, updateRegistry } from "../src/adapters/agents/agent-registry.js"
+import { register } from "../src/domain/agents/agent.js"
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback
+}
+const CALLS = arg("calls", 400)
+const SECONDS = arg("seconds", 5)
+const CLIENTS = arg("clients", 20)
+const quantile = (xs: ReadonlyArray<number>, q: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return +(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0).toFixed(2)
+}
+const root = resolve(import.meta.dirname, "..")
+// src/main.ts once the CLI lists `mcp`; until then the tests' entry, which adds it.
+const entry = join(root, "src/main.ts")
+
+const dir = mkdtempSync(join(tmpdir(), "hv-bench-mcp-"))
+const env = { ...process.env, HYDRAVISOR_DATA_DIR: join(dir, "data"), HYDRAVISOR_RUNTIME_DIR: join(dir, "run"), HYDRAVISOR_CONFIG: join(dir, "config.yaml") }
+const token = newToken()
+const registered = updateRegistry(env.HYDRAVISOR_DATA_DIR, (r) =>
+  register(r, { id: "bench", tokenSha256: hashToken(token), policy: null, createdAt: new Date().toISOString(), createdBy: "bench", expiresAt: null, revokedAt: null })
+)
+if (Either.isLeft(registered)) throw new Error(String(registered.left))
+
+const daemon = spawn(process.execPath, ["--import", "tsx", entry, "mcp", "--port", "0"], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] })
+const url = await new Promise<string>((done, fail) => {
+  let log = ""
+  daemon.stderr!.on("data", (c: Buffer) => {
+    log += c.toString()
+    const match = /MCP over streamable HTTP at (\S+)/.exec(log)
+    if (match) done(match[1]!)
+  })
+  daemon.once("exit", (code) => fail(new Error(`the daemon exited (${code}): ${log}`)))
+})
+
+const connect = async () => {
+  const client = new Client({ name: "bench", version: "1" })
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }))
+  return client
+}
+
+const call = async (client: Client, name: string, args: Record<string, unknown>) => {
+  const result = await client.callTool({ name, arguments: args })
+  if (result.isError === true) throw new Error(`${name}: ${JSON.stringify(result.content)}`)
+  return result.structuredContent as Record<string, any>
+}
+
+const timed = async (client: Client, name: string, args: Record<string, unknown>, n: number) => {
+  const rtt: Array<number> = []
+  const runner: Array<number> = []
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    const out = await call(client, name, args)
+    rtt.push(performance.now() - t)
+    runner.push(typeof out["duration_ms"] === "number" ? out["duration_ms"] : 0)
+  }
+  return { rtt, runner, overhead: rtt.map((r, i) => r - runner[i]!) }
+}
+
+/** `clients` clients calling in a loop for SECONDS; each gets its own environment from `target`. */
+const load = async (clients: ReadonlyArray<Client>, target: (i: number) => string, name: string, args: (environment: string) => Record<string, unknown>) => {
+  let calls = 0
+  let failed = 0
+  const errors = new Set<string>()
+  const until = performance.now() + SECONDS * 1000
+  const started = performance.now()
+  await Promise.all(
+    clients.map(async (client, i) => {
+      while (performance.now() < until) {
+        try {
+          await call(client, name, args(target(i)))
+        } catch (e) {
+          failed++
+          errors.add(String(e).slice(0, 200))
+        }
+        calls++
+      }
+    })
+  )
+  const seconds = (performance.now() - started) / 1000
+  return { clients: clients.length, seconds: +seconds.toFixed(2), calls, calls_per_s: +(calls / seconds).toFixed(1), failed, ...(errors.size > 0 ? { errors: [...errors].slice(0, 3) } : {}) }
+}
+
+let result: Record<string, any> = {}
+let timedExec: { rtt: Array<number>; runner: Array<number> } = { rtt: [], runner: [] }
+try {
+  const client = await connect()
+  const env0 = await call(client, "request_environment", { template: "python-dev", name: "bench-0" })
+  await timed(client, "describe_environment", { environment: env0.id }, 50)
+  await timed(client, "exec", { environment: env0.id, argv: ["true"] }, 20)
+  const describe = await timed(client, "describe_environment", { environment: env0.id }, CALLS)
+  const exec = await timed(client, "exec", { environment: env0.id, argv: ["true"] }, Math.max(50, Math.floor(CALLS / 2)))
+
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect()))
+  const envs = await Promise.all(clients.map((c, i) => call(c, "request_environment", { template: "python-dev", name: `bench-load-${i}` })))
+  const concurrentDescribe = await load(clients, (i) => envs[i]!.id, "describe_environment", (environment) => ({ environment }))
+  const concurrentExec = await load(clients, (i) => envs[i]!.id, "exec", (environment) => ({ environment, argv: ["true"] }))
+  for (const [i, c] of clients.entries()) await call(c, "release_environment", { environment: envs[i]!.id })
+  await call(client, "release_environment", { environment: env0.id })
+
+  result = {
+    transport: "streamable HTTP, 127.0.0.1, JSON responses; every call appended to the ledger (ToolCalled) before it is answered",
+    describe_environment: { calls: describe.rtt.length, overhead_p50_ms: quantile(describe.rtt, 0.5), overhead_p99_ms: quantile(describe.rtt, 0.99) },
+    exec_true: {
+      calls: exec.rtt.length,
+      overhead_p50_ms: quantile(exec.overhead, 0.5),
+      overhead_p99_ms: quantile(exec.overhead, 0.99),
+      round_trip_p50_ms: quantile(exec.rtt, 0.5),
+      runner_exec_p50_ms: quantile(exec.runner, 0.5)
+    },
+    concurrent_describe: concurrentDescribe,
+    concurrent_exec_true: concurrentExec,
+    targets: { overhead_p50_ms: 5, failed_calls: 0 },
+    met: {
+      describe_overhead_p50: quantile(describe.rtt, 0.5) <= 5,
+      exec_overhead_p50: quantile(exec.overhead, 0.5) <= 5,
+      no_failed_calls: concurrentDescribe.failed === 0 && concurrentExec.failed === 0
+    }
+  }
+  timedExec = exec
+  for (const c of [client, ...clients]) await c.close()
+} finally {
+  daemon.kill("SIGTERM")
+  await new Promise((r) => daemon.once("exit", r))
+}
+
+// Where an exec call's time goes, from the ledger: ToolCalled.durationMs is the tool's own run (the
+// sandbox service: its records, output blobs and the runner), the rest of the round trip is MCP's.
+const db = new Database(join(env.HYDRAVISOR_DATA_DIR, "ledger.db"), { readonly: true })
+const execCalls = (db.prepare("SELECT body FROM records ORDER BY pos").pluck().all() as Array<string>)
+  .map((b) => JSON.parse(b) as { type: string; data: { tool?: string; durationMs?: number } })
+  .filter((r) => r.type === "ToolCalled" && r.data.tool === "exec")
+  .slice(20, 20 + timedExec.rtt.length)
+db.close()
+rmSync(dir, { recursive: true, force: true })
+const toolMs = execCalls.map((r) => r.data.durationMs ?? 0)
+result["exec_true"]["sandbox_service_p50_ms"] = quantile(toolMs.map((t, i) => t - (timedExec.runner[i] ?? 0)), 0.5)
+result["exec_true"]["mcp_layer_p50_ms"] = quantile(timedExec.rtt.map((r, i) => r - (toolMs[i] ?? 0)), 0.5)
+console.log(JSON.stringify(result, null, 2))

@@ -1,0 +1,132 @@
+// Every tools/call and resources/read becomes one ToolCalled record, answered only once it is in the
+// ledger. Calls our handlers run record themselves; calls the SDK refuses before any handler runs
+// (arguments that do not match the schema, an unknown tool) are caught here, in a wrapper around the
+// transport that sees each request arrive and its answer leave.
+import { randomUUID } from "node:crypto"
+import { createHash } from "node:crypto"
+import { Effect } from "effect"
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
+import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js"
+import { agentStream, ToolCalled, type ToolOutcome } from "../../domain/events/agent-events.js"
+import type { LedgerShape } from "../ledger/ledger.js"
+import { agentActor, type Caller, type CallState } from "./tool-context.js"
+
+const MAX_STRING = 1024
+const MAX_ITEMS = 256
+const MAX_DEPTH = 12
+
+/** Arguments as recorded: long strings by hash, long lists and deep nesting cut, so a record stays small. */
+export const digestArguments = (value: unknown, depth = 0): unknown => {
+  if (typeof value === "string")
+    return value.length <= MAX_STRING ? value : { $sha256: createHash("sha256").update(value, "utf8").digest("hex"), bytes: Buffer.byteLength(value, "utf8") }
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value)
+  if (value === null || typeof value === "boolean") return value
+  if (typeof value !== "object") return String(value)
+  if (depth >= MAX_DEPTH) return { $cut: "nested too deep" }
+  if (Array.isArray(value)) {
+    const items = value.slice(0, MAX_ITEMS).map((v) => digestArguments(v, depth + 1))
+    return value.length > MAX_ITEMS ? [...items, { $cut: `${value.length - MAX_ITEMS} more items` }] : items
+  }
+  const entries = Object.entries(value as Record<string, unknown>)
+  const kept = entries.slice(0, MAX_ITEMS).map(([k, v]) => [k.length <= MAX_STRING ? k : `${k.slice(0, 64)}…`, digestArguments(v, depth + 1)] as const)
+  return Object.fromEntries(entries.length > MAX_ITEMS ? [...kept, ["$cut", `${entries.length - MAX_ITEMS} more fields`]] : kept)
+}
+
+export const recordToolCall = (ledger: LedgerShape, caller: Caller, call: CallState, outcome: ToolOutcome, error: string | null) =>
+  Effect.gen(function* () {
+    const durationMs = Math.round((performance.now() - call.startedAt) * 1000) / 1000
+    const toolCalled = ledger.append(
+      agentStream(caller.agent.id),
+      [
+        {
+          type: ToolCalled.type,
+          data: { tool: call.tool, sandboxId: call.sandboxId, arguments: digestArguments(call.arguments), outcome, error, durationMs, transport: caller.transport, session: caller.session },
+          sensitive: ToolCalled.sensitive
+        }
+      ],
+      { actor: agentActor(caller.agent), correlation: call.callId }
+    )
+    const alongside = call.alongside.map((e) => ledger.append(e.stream, [{ type: e.type, data: e.data, sensitive: e.sensitive }], { actor: e.actor, correlation: call.callId }))
+    yield* Effect.all([toolCalled, ...alongside], { concurrency: "unbounded", discard: true })
+  })
+
+const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`
+
+export interface CallBook {
+  /** Notes a tools/call or resources/read as it arrives (and forgets one cancelled before it ran). */
+  readonly arrived: (message: JSONRPCMessage) => void
+  /** The call our handler is about to run. */
+  readonly claim: (id: RequestId, fallback: { readonly tool: string; readonly arguments: unknown }) => CallState
+  /** The call an outgoing answer closes, if it is one the SDK answered without our handler. */
+  readonly answered: (message: JSONRPCMessage) => { readonly call: CallState; readonly error: string } | null
+}
+
+const newCall = (tool: string, args: unknown): CallState => ({ callId: randomUUID(), tool, arguments: args ?? null, startedAt: performance.now(), sandboxId: null, handled: false, alongside: [] })
+
+/** The calls in flight on one connection, by JSON-RPC id. */
+export const makeCallBook = (): CallBook => {
+  const calls = new Map<string, CallState>()
+  return {
+    arrived: (message) => {
+      if (isJSONRPCRequest(message) && (message.method === "tools/call" || message.method === "resources/read")) {
+        const params = (message.params ?? {}) as Record<string, unknown>
+        const read = message.method === "resources/read"
+        const tool = read ? "resources/read" : typeof params["name"] === "string" ? params["name"] : "(no tool name)"
+        calls.set(keyOf(message.id), newCall(tool, read ? { uri: params["uri"] } : params["arguments"]))
+      } else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+        const id = (message.params as { requestId?: RequestId } | undefined)?.requestId
+        // A call cancelled before any handler ran did nothing; one that ran records itself.
+        if (id !== undefined && calls.get(keyOf(id))?.handled === false) calls.delete(keyOf(id))
+      }
+    },
+    claim: (id, fallback) => {
+      const call = calls.get(keyOf(id)) ?? newCall(fallback.tool, fallback.arguments)
+      call.handled = true
+      return call
+    },
+    answered: (message) => {
+      if (!isJSONRPCResultResponse(message) && !isJSONRPCErrorResponse(message)) return null
+      if (message.id === undefined) return null
+      const key = keyOf(message.id)
+      const call = calls.get(key)
+      if (call === undefined) return null
+      calls.delete(key)
+      if (call.handled) return null
+      if (isJSONRPCErrorResponse(message)) return { call, error: message.error.message }
+      const content = (message.result as { content?: Array<{ type?: string; text?: string }> }).content
+      return { call, error: content?.find((c) => c.type === "text")?.text ?? "refused by the MCP server" }
+    }
+  }
+}
+
+/** `inner` with every refusal the SDK makes on its own recorded before it is sent. */
+export const auditedTransport = (inner: Transport, book: CallBook, recordRefusal: (call: CallState, error: string) => Promise<void>): Transport => {
+  const wrapper: Transport = {
+    start: () => inner.start(),
+    close: () => inner.close(),
+    send: async (message: JSONRPCMessage, options?: TransportSendOptions) => {
+      const refused = book.answered(message)
+      if (refused !== null) await recordRefusal(refused.call, refused.error)
+      return inner.send(message, options)
+    },
+    get sessionId() {
+      return inner.sessionId
+    },
+    setProtocolVersion: (version: string) => inner.setProtocolVersion?.(version)
+  }
+  Object.defineProperty(wrapper, "onmessage", {
+    get: () => inner.onmessage,
+    set: (handler: Transport["onmessage"]) => {
+      inner.onmessage =
+        handler === undefined
+          ? undefined
+          : (message, extra) => {
+              book.arrived(message)
+              handler(message, extra)
+            }
+    }
+  })
+  Object.defineProperty(wrapper, "onclose", { get: () => inner.onclose, set: (handler: Transport["onclose"]) => (inner.onclose = handler) })
+  Object.defineProperty(wrapper, "onerror", { get: () => inner.onerror, set: (handler: Transport["onerror"]) => (inner.onerror = handler) })
+  return wrapper
+}

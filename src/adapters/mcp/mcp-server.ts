@@ -1,0 +1,139 @@
+// The MCP server one agent talks to: an McpServer per connection, bound to the agent its token
+// proved, with every tool and the audit-trail resource. A call runs as an Effect in the daemon's
+// runtime under its own correlation id and ends with its ToolCalled record; failures become tool
+// errors (`isError: true`) with one clear line, never a crash.
+import { Cause, Effect, Exit, Runtime } from "effect"
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { CallToolResult, ReadResourceResult, RequestId } from "@modelcontextprotocol/sdk/types.js"
+import type { ToolOutcome } from "../../domain/events/agent-events.js"
+import type { Config } from "../../domain/config/config.js"
+import type { AdHocAgent } from "../agents/agent-registry.js"
+import { makeAccess, type Access } from "./access.js"
+import { auditedTransport, makeCallBook, recordToolCall } from "./call-audit.js"
+import { withCallCorrelation } from "./correlation.js"
+import { environmentTools } from "./environment-tools.js"
+import { ledgerTools } from "./ledger-tools.js"
+import { findOwn, ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
+import { toolDeps } from "./tool-deps.js"
+import { tools, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
+import { workspaceTools } from "./workspace-tools.js"
+
+export const SERVER_INFO = { name: "hydravisor", version: "0.1.0" }
+
+const INSTRUCTIONS =
+  "Hydravisor gives you isolated sandboxes (environments). request_environment launches one; exec, read_file, write_file and list_files work in it; " +
+  "snapshot/rollback save and restore its workspace; release_environment destroys it. Every call you make is recorded in a signed ledger."
+
+const READ_ONLY = new Set<ToolName>(["list_environments", "describe_environment", "read_file", "list_files", "get_audit_trail", "environment_diff", "environment_log"])
+const DESTRUCTIVE = new Set<ToolName>(["release_environment", "rollback", "write_file"])
+
+type Handlers = { readonly [K in ToolName]: (input: ToolInput<K>, ctx: ToolContext) => Effect.Effect<ToolOutput<K>, ToolError> }
+
+export interface McpCoreOptions {
+  readonly dataDir: string
+  readonly config: Config
+  readonly adHoc: AdHocAgent | null
+  readonly log: (line: string) => void
+}
+
+export interface McpCore {
+  readonly access: Access
+  /** Serves one authenticated connection until it closes. */
+  readonly connect: (transport: Transport, caller: Caller) => Promise<McpServer>
+}
+
+const errorResult = (message: string): CallToolResult => ({ content: [{ type: "text", text: message }], isError: true })
+
+export const makeMcpCore = (options: McpCoreOptions) =>
+  Effect.gen(function* () {
+    const deps = yield* toolDeps(options.dataDir, options.config)
+    const access = yield* makeAccess({ dataDir: options.dataDir, adHoc: options.adHoc, ledger: deps.ledger, store: deps.store, log: options.log })
+    const runtime = yield* Effect.runtime<never>()
+    const ledgerSide = ledgerTools(deps)
+    const handlers: Handlers = { ...environmentTools(deps), ...workspaceTools(deps), ...ledgerSide }
+
+    /** Runs a call and records it; the answer is built from the outcome once the record is in. */
+    const runCall = async <A>(caller: Caller, call: CallState, body: (ctx: ToolContext) => Effect.Effect<A, ToolError>) => {
+      const ctx: ToolContext = { caller, call }
+      // Over HTTP the request carrying the call was authenticated just now; other connections live long.
+      const checked = caller.transport === "http" ? body(ctx) : access.recheck(caller, call).pipe(Effect.zipRight(body(ctx)))
+      const program = checked.pipe(withCallCorrelation(call.callId))
+      const exit = await Runtime.runPromiseExit(runtime)(program)
+      let outcome: ToolOutcome = "ok"
+      let error: string | null = null
+      if (Exit.isFailure(exit)) {
+        const failure = Cause.failureOption(exit.cause)
+        if (failure._tag === "Some") {
+          outcome = failure.value._tag === "ToolRefused" ? "refused" : "failed"
+          error = failure.value.reason
+        } else {
+          outcome = "failed"
+          error = "internal error (see the daemon log)"
+          options.log(`tool ${call.tool} died: ${Cause.pretty(exit.cause).split("\n").slice(0, 8).join("\n")}`)
+        }
+      }
+      const recorded = await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, outcome, error))
+      if (Exit.isFailure(recorded)) {
+        options.log(`could not record a ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
+        return { ok: false as const, error: `the call ran but could not be recorded in the ledger; nothing more is done until it can be` }
+      }
+      return Exit.isSuccess(exit) ? { ok: true as const, value: exit.value } : { ok: false as const, error: error ?? "failed" }
+    }
+
+    const connect = async (transport: Transport, caller: Caller) => {
+      const book = makeCallBook()
+      const server = new McpServer(SERVER_INFO, { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS })
+      const claim = (id: RequestId, tool: string, args: unknown) => book.claim(id, { tool, arguments: args })
+
+      for (const name of Object.keys(tools) as Array<ToolName>) {
+        const def = tools[name]
+        const handler = handlers[name] as (input: unknown, ctx: ToolContext) => Effect.Effect<unknown, ToolError>
+        server.registerTool(
+          name,
+          {
+            title: def.title,
+            description: def.description,
+            inputSchema: def.input,
+            outputSchema: def.output,
+            annotations: { readOnlyHint: READ_ONLY.has(name), destructiveHint: DESTRUCTIVE.has(name), openWorldHint: false }
+          },
+          async (args: unknown, extra: { requestId: RequestId }): Promise<CallToolResult> => {
+            const result = await runCall(caller, claim(extra.requestId, name, args), (ctx) => handler(args, ctx))
+            if (!result.ok) return errorResult(result.error)
+            return { content: [{ type: "text", text: JSON.stringify(result.value) }], structuredContent: result.value as Record<string, unknown> }
+          }
+        )
+      }
+
+      server.registerResource(
+        "environment-audit",
+        new ResourceTemplate("hydravisor://environments/{id}/audit", {
+          list: async () => {
+            const views = await Runtime.runPromise(runtime)(ownEnvironments(deps.service, caller.agent.id, false))
+            return { resources: views.map((v) => ({ uri: `hydravisor://environments/${v.id}/audit`, name: `audit trail of ${v.name}`, mimeType: "application/json" })) }
+          }
+        }),
+        { title: "Audit trail of an environment", description: "The ledger events of one of your environments, as get_audit_trail returns them.", mimeType: "application/json" },
+        async (uri, variables, extra): Promise<ReadResourceResult> => {
+          const ref = String(variables["id"] ?? "")
+          const call = claim(extra.requestId, "resources/read", { uri: uri.href })
+          const result = await runCall(caller, call, (ctx) =>
+            Effect.flatMap(findOwn(deps.service, deps.ledger.writerId, ctx, ref, { released: true }), (view) => ledgerSide.auditTrail(caller.agent.id, view.id, 5000))
+          )
+          if (!result.ok) throw new Error(result.error)
+          return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(result.value) }] }
+        }
+      )
+
+      const refusal = (call: CallState, error: string) =>
+        Runtime.runPromise(runtime)(
+          recordToolCall(deps.ledger, caller, call, "invalid", error).pipe(Effect.catchAll((e) => Effect.sync(() => options.log(`could not record a refused ${call.tool} call: ${e.message}`))))
+        )
+      await server.connect(auditedTransport(transport, book, refusal))
+      return server
+    }
+
+    const core: McpCore = { access, connect }
+    return core
+  })
