@@ -289,6 +289,8 @@ export const make = (options: SandboxServiceOptions) =>
           const error = result.left
           return yield* serialized(sandboxId)(Effect.gen(function* () {
             yield* transact(sandboxId, (at) => ({ _tag: "RecordExecFailed", execId, reason: error.message, at }), after)
+            // A request the runner cannot run (e.g. an empty argv) is the caller's mistake, not the sandbox's.
+            if (error._tag === "InvalidExecRequest") return yield* new SandboxOperationFailed({ sandboxId, operation: "exec", reason: error.message })
             return yield* recordRunnerFailure(sandboxId, "exec", error, after)
           }))
         }

@@ -34,6 +34,23 @@ describe("SandboxService refusals", () => {
     })
   )
 
+  it.scopedLive("an exec the runner cannot run (empty argv) fails that exec only; the sandbox keeps running", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withDaemon(dir, Effect.gen(function* () {
+        const sandboxes = yield* SandboxService
+        yield* sandboxes.launch({ template: tinyTemplate, name: "sturdy", actor: operator })
+        const failed = yield* Effect.flip(sandboxes.exec("sturdy", { argv: [""] }, agent))
+        expect(failed._tag).toBe("SandboxOperationFailed")
+        expect((yield* sandboxes.inspect("sturdy")).state).toBe("running")
+        expect((yield* sandboxes.exec("sturdy", { argv: ["true"] }, agent)).exitCode).toBe(0)
+      }))
+      const types = (yield* allRecords(dir)).map((r) => r.type)
+      expect(types).toContain("CommandFailed")
+      expect(types).not.toContain("SandboxFailed")
+    })
+  )
+
   it.scopedLive("an unknown or invalid name is refused and recorded in the host stream", () =>
     Effect.gen(function* () {
       const dir = yield* dataDir
