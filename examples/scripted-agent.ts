@@ -79,9 +79,9 @@ record(ran.step, ran.ok && ran.value["exit_code"] === 0 ? "ok" : "failed", ran.o
 const escape = await use("read /etc/shadow through ../", "read_file", { environment: id, path: "../../../../etc/shadow" })
 record(escape.step, escape.ok ? "failed" : "refused", escape.ok ? "read outside the workspace!" : escape.text)
 
-const network = await use("open a connection to 1.1.1.1:80", "exec", {
+const network = await use("open a connection to pypi.org:443", "exec", {
   environment: id,
-  argv: ["python3", "-c", "import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)"],
+  argv: ["python3", "-c", "import socket; socket.create_connection(('pypi.org', 443), timeout=3)"],
   timeout_seconds: 10
 })
 const connected = network.ok && network.value["exit_code"] === 0
