@@ -1,7 +1,7 @@
 // Sandbox benchmark (issues 4 and 9): launch-to-ready and exec round trip through the sandbox
 // service (domain decision, ledger append, runner) — p50/p99 over N runs, per runner.
 // Usage: node --import tsx bench/sandbox.ts [--runs 100]
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer } from "effect"
@@ -12,6 +12,8 @@ import { sensitiveFields } from "../src/domain/events/catalogue.js"
 import { defaultConfig } from "../src/domain/config/config.js"
 import type { Template } from "../src/domain/sandbox/template.js"
 import { layer as bwrapLayer } from "../src/runners/bwrap/bwrap-runner.js"
+import { layer as containerdLayer } from "../src/runners/containerd/containerd-runner.js"
+import { buildImage, templateRecipe } from "../src/runners/images/image-store.js"
 import type { Runner } from "../src/runners/runner.js"
 
 const arg = (name: string, fallback: number) => {
@@ -30,7 +32,7 @@ const template = (runner: Template["runner"]): Template => ({
   description: "benchmark sandbox",
   runner,
   resources: { cpu_cores: 1, memory_mb: 256, pids: 64 },
-  rootfs: { kind: "host" },
+  rootfs: runner === "containerd" ? { kind: "image", packages: [] } : { kind: "host" },
   network: { mode: "none" },
   default_policy: "restricted",
   env: {}
@@ -39,6 +41,15 @@ const template = (runner: Template["runner"]): Template => ({
 const measure = (name: Template["runner"], runnerLayer: Layer.Layer<Runner, unknown>) =>
   Effect.gen(function* () {
     const dataDir = mkdtempSync(join(tmpdir(), `hv-bench-${name}-`))
+    // Images are built once (debootstrap, ~30-60 s) into a cache that outlives the run.
+    if (name === "containerd") {
+      const cache = "/var/tmp/hydravisor-bench"
+      mkdirSync(join(cache, "images"), { recursive: true })
+      symlinkSync(join(cache, "images"), join(dataDir, "images"))
+      const recipe = templateRecipe([])
+      if (recipe._tag === "Left") return yield* Effect.fail(recipe.left)
+      yield* buildImage(dataDir, recipe.right)
+    }
     const store = SqliteStoreLive({ file: join(dataDir, "ledger.db") })
     const base = Layer.mergeAll(store, LedgerLive({ dataDir, sensitiveFields }).pipe(Layer.provide(store)), runnerLayer)
     const layer = SandboxServiceLive({ dataDir, security: defaultConfig.security }).pipe(Layer.provideMerge(base))
@@ -74,7 +85,10 @@ const measure = (name: Template["runner"], runnerLayer: Layer.Layer<Runner, unkn
     return result
   })
 
-const runners: Array<[Template["runner"], Layer.Layer<Runner, unknown>]> = [["bwrap", bwrapLayer()]]
+const runners: Array<[Template["runner"], Layer.Layer<Runner, unknown>]> = [
+  ["bwrap", bwrapLayer()],
+  ["containerd", containerdLayer()]
+]
 
 Effect.runPromise(Effect.forEach(runners, ([name, layer]) => measure(name, layer))).then(
   (results) =>
