@@ -2,6 +2,7 @@
 // the exact command that fixes it when it is not.
 import { spawnSync } from "node:child_process"
 import { accessSync, constants, existsSync, readFileSync } from "node:fs"
+import { dirname } from "node:path"
 import { Effect } from "effect"
 import { probeHost } from "../../runners/bwrap/host.js"
 
@@ -76,3 +77,15 @@ export const runDoctor: Effect.Effect<ReadonlyArray<Check>> = Effect.gen(functio
   checks.push(tool("tmux", "terminal sessions", "tmux", false, ["-V"]))
   return checks
 })
+
+/** The data dir exists and is writable, or can be created. */
+export const dataDirCheck = (dataDir: string): Check => {
+  let target = dataDir
+  while (!existsSync(target) && dirname(target) !== target) target = dirname(target)
+  try {
+    accessSync(target, constants.W_OK | constants.X_OK)
+    return { name: "data dir", needed: "the ledger, keys and workspaces", ok: true, detail: existsSync(dataDir) ? `${dataDir} is writable` : `${dataDir} will be created`, fix: null, required: true }
+  } catch {
+    return { name: "data dir", needed: "the ledger, keys and workspaces", ok: false, detail: `${target} is not writable`, fix: `pass --data-dir DIR or set HYDRAVISOR_DATA_DIR to a writable place`, required: true }
+  }
+}

@@ -132,6 +132,7 @@ const verifyInWorkers = (
             const id = nextId++
             waiting.set(id, (entries) => {
               waiting.delete(id)
+              w.off("error", reject)
               resolve(entries)
             })
             w.once("error", reject)

@@ -56,7 +56,7 @@ export const demoCommand = Command.make(
   "demo",
   {
     json: jsonOption,
-    dir: Options.directory("dir").pipe(Options.withDescription("where to put the demo's data dirs (default: ./.hydravisor-demo)"), Options.optional),
+    dir: Options.directory("data-dir").pipe(Options.withAlias("dir"), Options.withDescription("where to put the demo's data dirs (default: ./.hydravisor-demo; never your real data dir)"), Options.optional),
     events: Options.integer("events").pipe(Options.withDefault(300), Options.withDescription("how many events to write"))
   },
   (o) =>

@@ -3,12 +3,14 @@ import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import { runDoctor } from "../../adapters/host/doctor.js"
 import { ExitWith } from "../errors.js"
-import { jsonOption } from "../options.js"
+import { dataDirCheck } from "../../adapters/host/doctor.js"
+import { resolveDataDir } from "../data-dir.js"
+import { dataDirOption, jsonOption } from "../options.js"
 import { printJson, printTable, say } from "../output.js"
 
-export const doctorCommand = Command.make("doctor", { json: jsonOption }, (o) =>
+export const doctorCommand = Command.make("doctor", { json: jsonOption, dataDir: dataDirOption }, (o) =>
   Effect.gen(function* () {
-    const checks = yield* runDoctor
+    const checks = [...(yield* runDoctor), dataDirCheck(resolveDataDir(o.dataDir))]
     const usable = checks.filter((c) => c.required).every((c) => c.ok)
     if (o.json) yield* printJson({ defaultRunnerUsable: usable, checks })
     else {
