@@ -14,6 +14,8 @@ import { SandboxService, SandboxServiceLive, DAEMON, type SandboxServiceShape } 
 import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
 import { layer as containerdRunnerLayer } from "../../runners/containerd/containerd-runner.js"
 import { registryLayer } from "../../runners/runner-registry.js"
+import type { Ledger } from "../ledger/ledger.js"
+import type { Runner } from "../../runners/runner.js"
 import type { DaemonRequest } from "./protocol.js"
 import { serveSocket } from "./server.js"
 import { socketPath } from "./paths.js"
@@ -98,14 +100,21 @@ export const dispatch = (service: SandboxServiceShape, config: Config) => (reque
   }
 }
 
-export const daemonLayer = (options: DaemonOptions) => {
+/** Pieces a variant of the daemon (MCP) replaces: the runner, and a layer in front of the ledger writer. */
+export interface DaemonParts {
+  readonly runner?: Layer.Layer<Runner>
+  readonly frontLedger?: <E>(writer: Layer.Layer<Ledger, E>) => Layer.Layer<Ledger, E>
+}
+
+export const daemonLayer = (options: DaemonOptions, parts: DaemonParts = {}) => {
   const { store: storeConfig } = options.config
   const store =
     storeConfig.kind === "eventstoredb" && storeConfig.connection !== undefined
       ? storeLayer({ kind: "eventstoredb", connection: storeConfig.connection })
       : SqliteStoreLive({ file: storeConfig.connection ?? join(options.dataDir, "ledger.db") })
-  const ledger = LedgerLive({ dataDir: options.dataDir, sensitiveFields, ...options.ledger }).pipe(Layer.provide(store))
-  const runners = registryLayer([
+  const writer = LedgerLive({ dataDir: options.dataDir, sensitiveFields, ...options.ledger }).pipe(Layer.provide(store))
+  const ledger = parts.frontLedger ? parts.frontLedger(writer) : writer
+  const runners = parts.runner ?? registryLayer([
     ["bwrap", bwrapRunnerLayer()],
     ["containerd", containerdRunnerLayer()]
   ])
@@ -113,8 +122,8 @@ export const daemonLayer = (options: DaemonOptions) => {
   return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(Layer.provideMerge(base))
 }
 
-/** Runs the daemon until interrupted (SIGTERM/SIGINT through the runtime). */
-export const runDaemon = (options: DaemonOptions) =>
+/** What every daemon does on start: reconcile, stop every sandbox when its scope closes, answer the CLI. */
+export const startDaemon = (options: DaemonOptions) =>
   Effect.gen(function* () {
     const service = yield* SandboxService
     const report = yield* service.reconcile(DAEMON)
@@ -128,6 +137,13 @@ export const runDaemon = (options: DaemonOptions) =>
     )
     const socket = socketPath(options.dataDir)
     yield* serveSocket(socket, dispatch(service, options.config))
+    return { service, socket }
+  })
+
+/** Runs the daemon until interrupted (SIGTERM/SIGINT through the runtime). */
+export const runDaemon = (options: DaemonOptions) =>
+  Effect.gen(function* () {
+    const { socket } = yield* startDaemon(options)
     options.log(`hydravisor daemon ${process.pid} listening on ${socket} (data dir ${options.dataDir})`)
     return yield* Effect.never
   })

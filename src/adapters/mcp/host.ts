@@ -2,19 +2,10 @@
 // data dir), with the correlating Ledger in front of the writer, reconciles, answers the CLI on the
 // daemon socket, and serves MCP on its own unix socket (for `mcp --stdio` bridges) and, when asked,
 // over streamable HTTP. On SIGTERM it stops every sandbox (recorded) and exits, as `serve` does.
-import { join } from "node:path"
 import { Effect, Layer } from "effect"
-import { dispatch, type DaemonOptions } from "../daemon/daemon.js"
-import { socketPath } from "../daemon/paths.js"
-import { serveSocket } from "../daemon/server.js"
-import { sensitiveFields } from "../../domain/events/catalogue.js"
-import { agentEvents } from "../../domain/events/agent-events.js"
-import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
+import { daemonLayer, startDaemon, type DaemonOptions } from "../daemon/daemon.js"
 import type { Runner } from "../../runners/runner.js"
 import type { AdHocAgent } from "../agents/agent-registry.js"
-import { LedgerLive } from "../ledger/ledger.js"
-import { DAEMON, SandboxService, SandboxServiceLive } from "../sandbox/sandbox-service.js"
-import { SqliteStoreLive } from "../store/sqlite/sqlite-store.js"
 import { CorrelatingLedger } from "./correlation.js"
 import { serveHttp } from "./http-endpoint.js"
 import { makeMcpCore } from "./mcp-server.js"
@@ -28,35 +19,18 @@ export interface McpHostOptions extends DaemonOptions {
   readonly onListening?: (endpoint: { readonly url: string; readonly port: number }) => void
 }
 
-const agentSensitive = new Map<string, ReadonlyArray<string>>(agentEvents.map((d) => [d.type, d.sensitive]))
-
-/** The events this host writes are sealed right even before the catalogue lists them. */
-const sensitiveOf = (type: string) => agentSensitive.get(type) ?? sensitiveFields(type)
-
-/** `daemonLayer` of the daemon, with every append made inside a tool call carrying that call's correlation id. */
-export const mcpHostLayer = (options: DaemonOptions, runner: Layer.Layer<Runner> = bwrapRunnerLayer()) => {
-  const store = SqliteStoreLive({ file: join(options.dataDir, "ledger.db") })
-  const writer = LedgerLive({ dataDir: options.dataDir, sensitiveFields: sensitiveOf, ...options.ledger }).pipe(Layer.provide(store))
-  const base = Layer.mergeAll(store, CorrelatingLedger.pipe(Layer.provide(writer)), runner)
-  return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(Layer.provideMerge(base))
-}
+/** `daemonLayer`, with every append made inside a tool call carrying that call's correlation id. */
+export const mcpHostLayer = (options: DaemonOptions, runner?: Layer.Layer<Runner>) =>
+  daemonLayer(options, {
+    ...(runner ? { runner } : {}),
+    frontLedger: (writer) => CorrelatingLedger.pipe(Layer.provide(writer))
+  })
 
 /** Runs the daemon with MCP until interrupted. */
 export const runMcpHost = (options: McpHostOptions) =>
   Effect.gen(function* () {
-    const service = yield* SandboxService
-    const report = yield* service.reconcile(DAEMON)
-    options.log(`reconciled: ${report.alive.length} alive, ${report.dead.length} found dead, ${report.interrupted.length} interrupted`)
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => options.log("shutting down: stopping every sandbox")).pipe(
-        Effect.zipRight(service.stopAll("daemon shutting down", DAEMON)),
-        Effect.tap((stopped) => Effect.sync(() => options.log(`stopped ${stopped.length} sandbox(es); exiting`))),
-        Effect.ignore
-      )
-    )
+    const { socket } = yield* startDaemon(options)
     const core = yield* makeMcpCore({ dataDir: options.dataDir, config: options.config, adHoc: options.adHoc, log: options.log })
-    const socket = socketPath(options.dataDir)
-    yield* serveSocket(socket, dispatch(service, options.config))
     const mcpSocket = mcpSocketPath(options.dataDir)
     yield* serveMcpSocket(mcpSocket, core, options.log)
     options.log(`hydravisor daemon ${process.pid} listening on ${socket}, MCP on ${mcpSocket} (data dir ${options.dataDir})`)
