@@ -1,7 +1,8 @@
 // The daemon's socket: mode 0600 under a 0700 runtime dir; each line a request, each answered with
 // one line. A request that does not decode is answered with an error naming what was wrong.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs"
-import { createConnection, createServer, type Server, type Socket } from "node:net"
+import { listenPrivately } from "./unix-socket.js"
+import { createConnection, type Server, type Socket } from "node:net"
 import { dirname } from "node:path"
 import { Data, Effect, Either, Runtime } from "effect"
 import { decodeEnvelope, decodeRequest, type DaemonRequest, type Reply } from "./protocol.js"
@@ -78,28 +79,6 @@ export const serveSocket = (socket: string, handler: Handler) =>
             : send(conn, { id, ok: false, error: exit.cause._tag === "Fail" ? errorOf(exit.cause.error) : { tag: "InternalError", message: String(exit.cause) } })
       })
     }
-    const server: Server = yield* Effect.acquireRelease(
-      Effect.async<Server, SocketUnavailable>((resume) => {
-        const s = createServer(onConnection)
-        const previous = process.umask(0o177)
-        s.once("error", (e) => {
-          process.umask(previous)
-          resume(Effect.fail(new SocketUnavailable({ socket, problem: e.message })))
-        })
-        s.listen(socket, () => {
-          process.umask(previous)
-          chmodSync(socket, 0o600)
-          resume(Effect.succeed(s))
-        })
-      }),
-      (s) =>
-        Effect.async<void>((resume) => {
-          for (const c of connections) c.destroy()
-          s.close(() => {
-            rmSync(socket, { force: true })
-            resume(Effect.void)
-          })
-        })
-    )
+    const server: Server = yield* listenPrivately(socket, onConnection, connections, (problem) => new SocketUnavailable({ socket, problem }))
     return server
   })

@@ -2,9 +2,10 @@
 // --stdio` bridges an agent's stdin/stdout to. A connection starts with one handshake line,
 // `{"agent": "A" | null, "token": "…"}`, answered `{"ok": true, "agent": "A"}` or `{"ok": false,
 // "error": "…"}`; after that it carries newline-delimited JSON-RPC, as stdio does.
+import { listenPrivately } from "../daemon/unix-socket.js"
 import { randomUUID } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs"
-import { createConnection, createServer, type Server, type Socket } from "node:net"
+import { createConnection, type Socket } from "node:net"
 import { dirname } from "node:path"
 import { Data, Effect, Runtime } from "effect"
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js"
@@ -141,29 +142,7 @@ export const serveMcpSocket = (socket: string, core: McpCore, log: (line: string
       conn.on("data", onData)
     }
 
-    yield* Effect.acquireRelease(
-      Effect.async<Server, McpSocketUnavailable>((resume) => {
-        const server = createServer(onConnection)
-        const previous = process.umask(0o177)
-        server.once("error", (e) => {
-          process.umask(previous)
-          resume(Effect.fail(new McpSocketUnavailable({ socket, problem: e.message })))
-        })
-        server.listen(socket, () => {
-          process.umask(previous)
-          chmodSync(socket, 0o600)
-          resume(Effect.succeed(server))
-        })
-      }),
-      (server) =>
-        Effect.async<void>((resume) => {
-          for (const c of connections) c.destroy()
-          server.close(() => {
-            rmSync(socket, { force: true })
-            resume(Effect.void)
-          })
-        })
-    )
+    yield* listenPrivately(socket, onConnection, connections, (problem) => new McpSocketUnavailable({ socket, problem }))
   })
 
 /** Whether something answers on a unix socket. */
