@@ -4,6 +4,7 @@
 import { Data, Either, ParseResult, Schema } from "effect"
 import type { EventDefinition } from "../ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated } from "../ledger/ledger-events.js"
+import { monitorEvents } from "../monitors/monitor-events.js"
 import { sandboxEvents } from "../sandbox/sandbox-events.js"
 import { agentEvents } from "./agent-events.js"
 import { CommandRejected } from "./command-rejected.js"
@@ -19,7 +20,8 @@ export const eventDefinitions: ReadonlyArray<AnyDefinition> = [
   Checkpoint,
   ...sandboxEvents,
   CommandRejected,
-  ...agentEvents
+  ...agentEvents,
+  ...monitorEvents
 ]
 
 const byType: ReadonlyMap<string, AnyDefinition> = new Map(eventDefinitions.map((d) => [d.type, d]))
