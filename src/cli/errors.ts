@@ -26,6 +26,7 @@ export const exitCodeOf = (e: unknown): number => {
     case "KeyMismatch":
       return 3
     case "ValidationError":
+    case "InvalidFilter":
       return 2
     default:
       return 1

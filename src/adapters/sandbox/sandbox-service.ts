@@ -4,7 +4,7 @@
 // semaphore; the stream revision from the sandboxes projection guards every append.
 import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
-import { Clock, Context, Data, Effect, Either, HashMap, Layer, Ref, Stream } from "effect"
+import { Clock, Context, Data, Effect, Either, HashMap, Layer, Option, Ref, Stream } from "effect"
 import type { Config } from "../../domain/config/config.js"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
@@ -31,6 +31,7 @@ import { blobsDir, makeBlobStore, type BlobStoreFailure } from "../blobs/blob-st
 import { Ledger, type LedgerError } from "../ledger/ledger.js"
 import { EventStore, type WrongExpectedRevision } from "../store/event-store.js"
 import { fromRunnerHandle, meansGone, sandboxDirs, sandboxSpec, toRunnerHandle } from "./mapping.js"
+import { noHooks, SandboxHooks } from "./sandbox-hooks.js"
 
 /** A runner operation failed after it was recorded; the ledger holds what became of the sandbox. */
 export class SandboxOperationFailed extends Data.TaggedError("SandboxOperationFailed")<{
@@ -135,6 +136,7 @@ export const make = (options: SandboxServiceOptions) =>
     const ledger = yield* Ledger
     const store = yield* EventStore
     const runner = yield* Runner
+    const hooks = Option.getOrElse(yield* Effect.serviceOption(SandboxHooks), () => noHooks)
     const blobs = makeBlobStore(blobsDir(options.dataDir))
     const initial = yield* foldSandboxes(store.readAll().pipe(Stream.map((s) => s.record), Stream.filter((r) => SANDBOX_STREAM.test(r.stream))))
     const modelRef = yield* Ref.make(initial)
@@ -221,6 +223,7 @@ export const make = (options: SandboxServiceOptions) =>
         else if (state.lifecycle !== "destroyed" && state.lifecycle !== "failed") {
           yield* transact(sandboxId, (at) => ({ _tag: "RecordFailed", operation, reason: error.message, at }), ctx)
         }
+        yield* hooks.ended(sandboxId, `${operation} failed: ${error.message}`)
         return yield* new SandboxOperationFailed({ sandboxId, operation, reason: error.message })
       })
 
@@ -265,7 +268,9 @@ export const make = (options: SandboxServiceOptions) =>
           const started = yield* Effect.either(runner.start(created.right))
           if (Either.isLeft(started)) return yield* recordRunnerFailure(sandboxId, "launch", started.left, { ...ctx, causation: provisioned?.id ?? null })
           yield* transact(sandboxId, (at) => ({ _tag: "RecordStarted", handle: toRunnerHandle(started.right), at }), { ...ctx, causation: provisioned?.id ?? null })
-          return yield* viewById(sandboxId)
+          const view = yield* viewById(sandboxId)
+          yield* hooks.running(view, started.right, { restarted: false })
+          return view
         }))
       })
 
@@ -355,6 +360,7 @@ export const make = (options: SandboxServiceOptions) =>
               return yield* recordRunnerFailure(sandboxId, operation, done.left, { ...ctx, causation: record?.id ?? null })
             }
           }
+          if (operation === "stop") yield* hooks.ended(sandboxId, String(input["reason"] ?? "stopped"))
           return yield* viewById(sandboxId)
         }))
       })
@@ -367,6 +373,9 @@ export const make = (options: SandboxServiceOptions) =>
           const handle = handleOf(yield* requestedState(sandboxId))
           yield* transact(sandboxId, (at) => ({ _tag: "Destroy", at }), { ...ctx, target, input: {} })
           if (handle !== null) {
+            // Monitors end once the processes are gone and before the workspace is removed (no deletes recorded).
+            yield* runner.stop(handle).pipe(Effect.ignore)
+            yield* hooks.ended(sandboxId, "destroyed")
             const done = yield* Effect.either(runner.destroy(handle))
             if (Either.isLeft(done)) return yield* new SandboxOperationFailed({ sandboxId, operation: "destroy", reason: `${done.left.message} (recorded as destroyed; remove what is left by hand)` })
           }
@@ -408,10 +417,12 @@ export const make = (options: SandboxServiceOptions) =>
                 reason = status.left.message
               } else if (status.right.state === "running" || status.right.state === "paused") {
                 alive.push(view.id)
+                yield* hooks.running(yield* viewById(view.id), handle, { restarted: true })
                 return
               } else reason = `the ${runner.kind} runner reports it ${status.right.state} (the ledger had it ${state.lifecycle})`
             }
             yield* transact(view.id, (at) => ({ _tag: "MarkDead", reason, at }), ctx)
+            yield* hooks.ended(view.id, reason)
             dead.push({ id: view.id, name: view.name, reason })
             // A refusal here (the sandbox moved on meanwhile) is already recorded; nothing more to do.
           }).pipe(Effect.catchIf(isSandboxRejection, () => Effect.void)))
