@@ -12,6 +12,10 @@ command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v bpftrace >/dev/null 2>&1 || need_apt+=(bpftrace)
+# the network monitor tests drive curl and python3 inside sandboxes (which see the host /usr)
+[ -x /usr/bin/curl ] || need_apt+=(curl)
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "test.sh: need root to apt-get install ${need_apt[*]}" >&2; exit 1; fi
@@ -28,5 +32,8 @@ fi
 
 # containerd is a daemon no service manager starts here: start it when its socket is absent.
 bash scripts/start-containerd.sh
+
+# bpftrace attaches to tracepoints through tracefs, which this kind of machine does not mount by default.
+[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing
 
 npx vitest run "$@"

@@ -1,51 +1,12 @@
 // Acceptance of issue 4 through the real CLI, daemon, bwrap runner and ledger: a scripted session,
 // kill -9 of the daemon and reconciliation, SIGTERM, and bad input.
 import { afterAll, describe, expect, it } from "vitest"
-import { execSync } from "node:child_process"
 import { chownSync, mkdirSync } from "node:fs"
 import { createServer } from "node:net"
-import { join } from "node:path"
-import Database from "better-sqlite3"
 import { socketPath } from "../../src/adapters/daemon/paths.js"
-import { runCli } from "../support/cli.js"
-import { tempDir } from "../support/ledger-fixture.js"
+import { exited, pidOfDaemon, session, stopDaemons } from "../support/cli-session.js"
 
-const daemons: Array<{ env: Record<string, string> }> = []
-
-const session = () => {
-  const root = tempDir("hv-e2e-")
-  const env = { HYDRAVISOR_DATA_DIR: join(root, "data"), HYDRAVISOR_RUNTIME_DIR: join(root, "run"), HYDRAVISOR_CONFIG: join(root, "config.yaml") }
-  daemons.push({ env })
-  const hv = (...args: Array<string>) => runCli(args, { env })
-  const records = () => {
-    const db = new Database(join(env.HYDRAVISOR_DATA_DIR, "ledger.db"), { readonly: true })
-    try {
-      return (db.prepare("SELECT body FROM records ORDER BY pos").pluck().all() as Array<string>).map((b) => JSON.parse(b))
-    } finally {
-      db.close()
-    }
-  }
-
-  return { env, hv, records, root }
-}
-
-const pidOfDaemon = async (env: Record<string, string>) => {
-  const r = await runCli(["list", "--json"], { env })
-  expect(r.code).toBe(0)
-  const out = execSync(`pgrep -f "serve --data-dir ${env.HYDRAVISOR_DATA_DIR}"`).toString().trim()
-  return Number(out.split("\n")[0])
-}
-
-afterAll(async () => {
-  for (const d of daemons) {
-    try {
-      const pid = await pidOfDaemon(d.env)
-      process.kill(pid, "SIGTERM")
-    } catch {
-      // already gone
-    }
-  }
-})
+afterAll(stopDaemons)
 
 describe("a scripted sandbox session through the CLI", () => {
   it("launch, 20 execs, stop, destroy: the ledger verifies and holds every command with its exit code, in order", async () => {
@@ -93,15 +54,7 @@ describe("the daemon", () => {
     expect((await hv("launch", "--template", "research-env", "--name", "graceful")).code).toBe(0)
     const pid = await pidOfDaemon(env)
     process.kill(pid, "SIGTERM")
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(pid, 0)
-        await new Promise((r) => setTimeout(r, 100))
-      } catch {
-        break
-      }
-    }
-    expect(() => process.kill(pid, 0)).toThrow()
+    expect(await exited(pid)).toBe(true)
     const stopped = records().filter((r) => r.type === "SandboxStopped")
     expect(stopped.length).toBe(1)
     expect(stopped[0].data.reason).toContain("daemon shutting down")

@@ -14,10 +14,16 @@ import { SandboxService, SandboxServiceLive, DAEMON, type SandboxServiceShape } 
 import { layer as bwrapRunnerLayer } from "../../runners/bwrap/bwrap-runner.js"
 import { layer as containerdRunnerLayer } from "../../runners/containerd/containerd-runner.js"
 import { registryLayer } from "../../runners/runner-registry.js"
-import type { Ledger } from "../ledger/ledger.js"
-import type { Runner } from "../../runners/runner.js"
+import { Ledger } from "../ledger/ledger.js"
+import { Runner } from "../../runners/runner.js"
+import { EventStore } from "../store/event-store.js"
+import { makeSnapshots, operatorRecording, type Snapshots } from "../sandbox/snapshots.js"
+import { defaultMonitors } from "../monitors/default-monitors.js"
+import type { Monitor } from "../monitors/monitor.js"
+import { monitorHooksLayer } from "../monitors/monitor-manager.js"
 import type { DaemonRequest } from "./protocol.js"
 import { serveSocket } from "./server.js"
+import { applyPolicy, decodePolicyDocument, PolicyRejected, type PolicyWriter } from "../policy/policy-store.js"
 import { socketPath } from "./paths.js"
 import { join } from "node:path"
 
@@ -31,7 +37,7 @@ export interface DaemonOptions {
 const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64")
 
 /** Turns one decoded request into a call of the sandbox service. */
-export const dispatch = (service: SandboxServiceShape, config: Config) => (request: DaemonRequest, operator: string) => {
+export const dispatch = (service: SandboxServiceShape, config: Config, snapshots: Snapshots, writerId: string, policies?: PolicyWriter) => (request: DaemonRequest, operator: string) => {
   const actor: Actor = { kind: "operator", id: operator }
   switch (request._tag) {
     case "Ping":
@@ -97,6 +103,16 @@ export const dispatch = (service: SandboxServiceShape, config: Config) => (reque
       return service.stop(request.sandbox, request.reason ?? `stopped by ${operator}`, actor)
     case "Destroy":
       return service.destroy(request.sandbox, actor)
+    case "Snapshot":
+      return Effect.flatMap(service.inspect(request.sandbox), (view) => snapshots.take(view, operatorRecording(writerId, actor)))
+    case "Snapshots":
+      return Effect.flatMap(service.inspect(request.sandbox), snapshots.list)
+    case "Rollback":
+      return Effect.flatMap(service.inspect(request.sandbox), (view) => snapshots.rollback(view, request.snapshotId, operatorRecording(writerId, actor)))
+    case "ApplyPolicy":
+      return policies === undefined
+        ? Effect.fail(new PolicyRejected({ name: "?", reason: "this daemon does not apply policies" }))
+        : Effect.flatMap(decodePolicyDocument(request.document), (document) => applyPolicy(policies.ledger, policies.store, document, request.source, actor))
   }
 }
 
@@ -104,6 +120,8 @@ export const dispatch = (service: SandboxServiceShape, config: Config) => (reque
 export interface DaemonParts {
   readonly runner?: Layer.Layer<Runner>
   readonly frontLedger?: <E>(writer: Layer.Layer<Ledger, E>) => Layer.Layer<Ledger, E>
+  /** The monitors every running sandbox gets; `defaultMonitors` when left out. */
+  readonly monitors?: ReadonlyArray<Monitor>
 }
 
 export const daemonLayer = (options: DaemonOptions, parts: DaemonParts = {}) => {
@@ -119,7 +137,11 @@ export const daemonLayer = (options: DaemonOptions, parts: DaemonParts = {}) => 
     ["containerd", containerdRunnerLayer()]
   ])
   const base = Layer.mergeAll(store, ledger, runners)
-  return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(Layer.provideMerge(base))
+  const hooks = monitorHooksLayer({ dataDir: options.dataDir, monitors: parts.monitors ?? defaultMonitors(options.dataDir), log: options.log })
+  return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(
+    Layer.provide(hooks.pipe(Layer.provide(base))),
+    Layer.provideMerge(base)
+  )
 }
 
 /** What every daemon does on start: reconcile, stop every sandbox when its scope closes, answer the CLI. */
@@ -135,8 +157,10 @@ export const startDaemon = (options: DaemonOptions) =>
         Effect.ignore
       )
     )
+    const ledger = yield* Ledger
+    const snapshots = makeSnapshots({ runner: yield* Runner, ledger, store: yield* EventStore, dataDir: options.dataDir })
     const socket = socketPath(options.dataDir)
-    yield* serveSocket(socket, dispatch(service, options.config))
+    yield* serveSocket(socket, dispatch(service, options.config, snapshots, ledger.writerId, { ledger, store: yield* EventStore }))
     return { service, socket }
   })
 

@@ -1,6 +1,7 @@
 // What the CLI says to the daemon over its unix socket: one JSON request per line, one JSON reply
 // per line. Requests are decoded with these Schemas at the daemon's boundary.
 import { Schema } from "effect"
+import { SnapshotId } from "../sandbox/snapshots.js"
 
 const SandboxRef = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
@@ -34,7 +35,12 @@ export const DaemonRequest = Schema.Union(
   onSandbox("Pause"),
   onSandbox("Resume"),
   Schema.TaggedStruct("Stop", { sandbox: SandboxRef, reason: Schema.optional(Schema.String.pipe(Schema.maxLength(500))) }),
-  onSandbox("Destroy")
+  onSandbox("Destroy"),
+  onSandbox("Snapshot"),
+  onSandbox("Snapshots"),
+  Schema.TaggedStruct("Rollback", { sandbox: SandboxRef, snapshotId: SnapshotId }),
+  // The document is decoded again by the daemon, against its own policy state.
+  Schema.TaggedStruct("ApplyPolicy", { document: Schema.Unknown, source: Schema.String.pipe(Schema.maxLength(4096)) })
 )
 export type DaemonRequest = Schema.Schema.Type<typeof DaemonRequest>
 

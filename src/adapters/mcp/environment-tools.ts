@@ -1,15 +1,12 @@
 // The environment tools: request, list, describe, exec, snapshot, rollback, release. Each goes
 // through the SandboxService (decided, recorded, then done) with the agent as the actor; snapshot and
-// rollback use the runner directly, as the service has no such command yet, and record their own events.
-import { randomBytes } from "node:crypto"
-import * as fs from "node:fs"
-import { join } from "node:path"
+// rollback share the operator verbs' module (../sandbox/snapshots.ts) and record on the agent's stream.
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Either } from "effect"
-import { agentStream, WorkspaceRolledBack, WorkspaceSnapshotted } from "../../domain/events/agent-events.js"
+import { agentStream } from "../../domain/events/agent-events.js"
 import type { SandboxView } from "../../projections/sandboxes.js"
 import { findTemplate, loadTemplates } from "../config/load-templates.js"
-import { fromRunnerHandle, sandboxDirs } from "../sandbox/mapping.js"
+import { makeSnapshots, type SnapshotError } from "../sandbox/snapshots.js"
 import { recordBaseline } from "./workspace-tools.js"
 import type { ToolDeps } from "./tool-deps.js"
 import { agentActor, findOwn, fromServiceError, ownEnvironments, ToolFailed, ToolRefused, type ToolContext } from "./tool-context.js"
@@ -31,14 +28,10 @@ const summaryOf = (view: SandboxView) => ({ id: view.id, name: view.name, state:
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8")
 
 export const environmentTools = (deps: ToolDeps) => {
-  const { service, ledger, runner } = deps
+  const { service, ledger } = deps
+  const snapshots = makeSnapshots(deps)
   const own = (ctx: ToolContext, ref: string, options: { readonly released?: boolean } = {}) => findOwn(service, ledger.writerId, ctx, ref, options)
   const fromService = Effect.mapError(fromServiceError)
-
-  const record = (ctx: ToolContext, event: { readonly type: string; readonly sensitive: ReadonlyArray<string> }, data: Record<string, unknown>) =>
-    ledger
-      .append(agentStream(ctx.caller.agent.id), [{ type: event.type, data, sensitive: event.sensitive }], { actor: agentActor(ctx.caller.agent), correlation: ctx.call.callId })
-      .pipe(fromService)
 
   const request_environment = (input: ToolInput<"request_environment">, ctx: ToolContext) =>
     Effect.gen(function* () {
@@ -115,39 +108,22 @@ export const environmentTools = (deps: ToolDeps) => {
       return { id: done.id, name: done.name, state: done.state }
     })
 
-  /** The runner's handle of a sandbox whose workspace still exists. */
-  const handleFor = (view: SandboxView) =>
-    Effect.gen(function* () {
-      if (!runner.capabilities.snapshot) return yield* new ToolRefused({ reason: `snapshots are not supported yet by the ${runner.kind} runner` })
-      if (view.state === "requested" || view.state === "provisioning") return yield* new ToolRefused({ reason: `the environment is still starting (${view.state})` })
-      const handle = fromRunnerHandle(view.handle)
-      if (handle === null) return yield* new ToolFailed({ reason: "the ledger holds no usable runner handle for this environment" })
-      return handle
-    })
-
-  const snapshotsDir = (sandboxId: string) => join(sandboxDirs(deps.dataDir, sandboxId).root, "snapshots")
+  const snapshotError = (e: SnapshotError) =>
+    e._tag === "SnapshotRefused" ? new ToolRefused({ reason: e.message }) : e._tag === "SnapshotFailed" ? new ToolFailed({ reason: e.message }) : fromServiceError(e)
+  const agentRecording = (ctx: ToolContext) => ({ stream: agentStream(ctx.caller.agent.id), actor: agentActor(ctx.caller.agent), correlation: ctx.call.callId })
 
   const snapshot = (input: ToolInput<"snapshot">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
-      const handle = yield* handleFor(view)
-      const snapshotId = `snap-${randomBytes(6).toString("hex")}`
-      const dir = join(snapshotsDir(view.id), snapshotId)
-      yield* Effect.sync(() => fs.mkdirSync(snapshotsDir(view.id), { recursive: true, mode: 0o700 }))
-      const { contentHash } = yield* runner.snapshot(handle, dir).pipe(Effect.mapError((e) => new ToolFailed({ reason: `snapshot failed: ${e.message}` })))
-      const [recorded] = yield* record(ctx, WorkspaceSnapshotted, { sandboxId: view.id, snapshotId, contentHash })
-      return { snapshot_id: snapshotId, content_hash: contentHash, created_at: recorded?.at ?? new Date().toISOString() }
+      const taken = yield* snapshots.take(view, agentRecording(ctx)).pipe(Effect.mapError(snapshotError))
+      return { snapshot_id: taken.snapshotId, content_hash: taken.contentHash, created_at: taken.createdAt }
     })
 
   const rollback = (input: ToolInput<"rollback">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
-      const handle = yield* handleFor(view)
-      const dir = join(snapshotsDir(view.id), input.snapshot_id)
-      if (!fs.existsSync(dir)) return yield* new ToolRefused({ reason: `no snapshot '${input.snapshot_id}' of this environment` })
-      yield* runner.restore(handle, dir).pipe(Effect.mapError((e) => new ToolFailed({ reason: `rollback failed: ${e.message}` })))
-      yield* record(ctx, WorkspaceRolledBack, { sandboxId: view.id, snapshotId: input.snapshot_id })
-      return { snapshot_id: input.snapshot_id, restored: true as const }
+      const done = yield* snapshots.rollback(view, input.snapshot_id, agentRecording(ctx)).pipe(Effect.mapError(snapshotError))
+      return { snapshot_id: done.snapshotId, restored: true as const }
     })
 
   return { request_environment, list_environments, describe_environment, exec, release_environment, snapshot, rollback }

@@ -9,7 +9,9 @@ import type { Config } from "../../domain/config/config.js"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
-import { isSandboxRejection, SandboxNotFound, type SandboxRejection } from "../../domain/sandbox/rejections.js"
+import { isSandboxRejection, PolicyRefused, SandboxNotFound, type SandboxRejection } from "../../domain/sandbox/rejections.js"
+import type { EffectivePolicy } from "../../domain/policy/resolve.js"
+import { lookupPolicy } from "../enforcement/policy-lookup.js"
 import type { SandboxCommand } from "../../domain/sandbox/sandbox-commands.js"
 import { sandboxStream, type FailedOperation, type OutputRef } from "../../domain/sandbox/sandbox-events.js"
 import { decide, initialState, type Sandbox } from "../../domain/sandbox/sandbox.js"
@@ -142,6 +144,8 @@ export const make = (options: SandboxServiceOptions) =>
     const modelRef = yield* Ref.make(initial)
     const launches = yield* Effect.makeSemaphore(1)
     const locks = new Map<string, Effect.Semaphore>()
+    /** The effective policy of each sandbox this daemon launched or has looked up since it started. */
+    const policies = new Map<string, EffectivePolicy>()
     const serialized = (sandboxId: string) => {
       let lock = locks.get(sandboxId)
       if (lock === undefined) locks.set(sandboxId, (lock = Effect.unsafeMakeSemaphore(1)))
@@ -227,6 +231,25 @@ export const make = (options: SandboxServiceOptions) =>
         return yield* new SandboxOperationFailed({ sandboxId, operation, reason: error.message })
       })
 
+    /** The sandbox's policy: as launched by this daemon, else looked up by name (after a daemon restart). */
+    const policyOf = (sandbox: Sandbox) =>
+      Effect.gen(function* () {
+        const known = policies.get(sandbox.sandboxId)
+        if (known !== undefined) return known
+        const found = yield* lookupPolicy(store, sandbox.policy).pipe(Effect.orElseSucceed(() => null))
+        if (found === null || Either.isLeft(found)) return null
+        policies.set(sandbox.sandboxId, found.right)
+        return found.right
+      })
+
+    /** A sandbox whose policy cannot be resolved runs nothing (fail closed); the refusal is recorded. */
+    const requirePolicy = (sandbox: Sandbox, command: string, input: unknown, ctx: CommandContext) =>
+      Effect.flatMap(policyOf(sandbox), (policy) =>
+        policy !== null
+          ? Effect.succeed(policy)
+          : reject(sandboxStream(sandbox.sandboxId), command, sandbox.name, sandbox.sandboxId, new PolicyRefused({ policy: sandbox.policy, rule: "policy", reason: `policy '${sandbox.policy}' of sandbox ${sandbox.name} cannot be resolved; nothing runs under an unknown policy` }), input, ctx)
+      )
+
     const commandContext = (actor: Actor): CommandContext => ({ actor, correlation: randomUUID() })
 
     const launch = (request: LaunchRequest) =>
@@ -238,6 +261,11 @@ export const make = (options: SandboxServiceOptions) =>
         const input = { name: request.name, template: template.name, resources: request.resources ?? template.resources, network: request.network ?? template.network, policy: request.policy ?? template.default_policy, agent: request.agent ?? null }
         return yield* serialized(sandboxId)(Effect.gen(function* () {
           const requested = yield* launches.withPermits(1)(Effect.gen(function* () {
+            const resolved = yield* lookupPolicy(store, input.policy).pipe(Effect.orElseSucceed(() => null))
+            if (resolved === null || Either.isLeft(resolved)) {
+              const reason = resolved === null ? `policy '${input.policy}' could not be read from the store` : resolved.left.message
+              return yield* reject(hostStream(ledger.writerId), "Launch", request.name, null, new PolicyRefused({ policy: input.policy, rule: "policy", reason }), { ...input, env }, ctx)
+            }
             const at = yield* now
             const decision = decide({
               _tag: "Launch",
@@ -253,12 +281,14 @@ export const make = (options: SandboxServiceOptions) =>
               namesInUse: namesInUse(yield* Ref.get(modelRef)),
               runners: runner.kinds ?? [runner.kind],
               security: options.security,
+              effectivePolicy: resolved.right,
               at
             }, initialState())
             if (Either.isLeft(decision)) return yield* reject(hostStream(ledger.writerId), "Launch", request.name, null, decision.left, { ...input, env }, ctx)
             const events = decision.right.map((e) => ({ type: e.type, data: e.data, sensitive: sensitiveFields(e.type) }))
             const records = yield* ledger.append(sandboxStream(sandboxId), events, { actor: ctx.actor, expected: "no_stream", correlation: ctx.correlation })
             yield* apply(records)
+            policies.set(sandboxId, resolved.right)
             return records[0]!
           }))
           const spec = sandboxSpec(options.dataDir, yield* requestedState(sandboxId), env)
@@ -281,9 +311,10 @@ export const make = (options: SandboxServiceOptions) =>
         const sandbox = yield* resolve(target, "Exec", input, ctx)
         const { sandboxId } = sandbox
         const execId = randomUUID()
+        const effectivePolicy = yield* requirePolicy(sandbox, "Exec", input, ctx)
         const stdin = request.stdin === undefined ? null : yield* blobs.put(request.stdin)
         const [started] = yield* serialized(sandboxId)(
-          transact(sandboxId, (at) => ({ _tag: "Exec", execId, argv: request.argv, cwd: input.cwd, env: input.env, stdin, timeoutMs: input.timeoutMs, at }), { ...ctx, target, input })
+          transact(sandboxId, (at) => ({ _tag: "Exec", execId, argv: request.argv, cwd: input.cwd, env: input.env, stdin, timeoutMs: input.timeoutMs, effectivePolicy, at }), { ...ctx, target, input })
         )
         const after = { ...ctx, causation: started?.id ?? null }
         const handle = handleOf(yield* requestedState(sandboxId))

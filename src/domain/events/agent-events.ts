@@ -114,8 +114,13 @@ export const WorkspaceSnapshotted = defineEvent(
 
 export const WorkspaceRolledBack = defineEvent(
   "WorkspaceRolledBack",
-  Schema.Struct({ sandboxId: Schema.String, snapshotId: Schema.String }),
-  { description: "A sandbox's workspace was replaced by an earlier snapshot." }
+  Schema.Struct({
+    sandboxId: Schema.String,
+    snapshotId: Schema.String,
+    /** Hash of the restored workspace (as WorkspaceSnapshotted's); absent in records written before it was added. */
+    contentHash: Schema.optionalWith(Sha256Hex, { exact: true })
+  }),
+  { description: "A sandbox's workspace was replaced by an earlier snapshot; the hash is over the restored content's canonical listing." }
 )
 
 export const agentEvents = [

@@ -5,6 +5,7 @@ import { Data, Either, ParseResult, Schema } from "effect"
 import type { EventDefinition } from "../ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated } from "../ledger/ledger-events.js"
 import { monitorEvents } from "../monitors/monitor-events.js"
+import { policyEvents } from "../policy/policy-events.js"
 import { sandboxEvents } from "../sandbox/sandbox-events.js"
 import { agentEvents } from "./agent-events.js"
 import { CommandRejected } from "./command-rejected.js"
@@ -21,7 +22,8 @@ export const eventDefinitions: ReadonlyArray<AnyDefinition> = [
   ...sandboxEvents,
   CommandRejected,
   ...agentEvents,
-  ...monitorEvents
+  ...monitorEvents,
+  ...policyEvents
 ]
 
 const byType: ReadonlyMap<string, AnyDefinition> = new Map(eventDefinitions.map((d) => [d.type, d]))

@@ -77,7 +77,15 @@ export class SandboxNotFound extends Data.TaggedError("SandboxNotFound")<WithRea
   }
 }
 
+/** The sandbox's policy forbids it: which rule of which policy. */
+export class PolicyRefused extends Data.TaggedError("PolicyRefused")<WithReason<{ readonly policy: string; readonly rule: string }>> {
+  override get message() {
+    return this.reason
+  }
+}
+
 export type SandboxRejection =
+  | PolicyRefused
   | InvalidTransition
   | SandboxNotRunning
   | InvalidName
@@ -91,6 +99,7 @@ export type SandboxRejection =
   | SandboxNotFound
 
 const rejectionTags: ReadonlySet<string> = new Set([
+  "PolicyRefused",
   "InvalidTransition",
   "SandboxNotRunning",
   "InvalidName",

@@ -6,8 +6,15 @@ import { Actor, NonNegativeInt } from "../ledger/record.js"
 import { PolicyName, SecurityConfig } from "../config/config.js"
 import { BlobRef, EnvVars, ExecId, FailedOperation, OutputRef, RunnerHandle, SandboxId } from "./sandbox-events.js"
 import { Network, Resources, Template } from "./template.js"
+import type { EffectivePolicy } from "../policy/resolve.js"
 
 const at = Schema.Number
+
+/** The sandbox's effective policy, resolved by the caller from the ledger (policy state); not decoded from outside. */
+export const EffectivePolicyValue = Schema.declare(
+  (u: unknown): u is EffectivePolicy => typeof u === "object" && u !== null && "contentHash" in u && "commands" in u && "limits" in u,
+  { identifier: "EffectivePolicy" }
+)
 
 export const Launch = Schema.TaggedStruct("Launch", {
   sandboxId: SandboxId,
@@ -25,6 +32,8 @@ export const Launch = Schema.TaggedStruct("Launch", {
   /** Runner kinds this host can drive. */
   runners: Schema.Array(Schema.String),
   security: SecurityConfig,
+  /** When given, the launch must pass it and gets what it narrows the template to. */
+  effectivePolicy: Schema.optionalWith(EffectivePolicyValue, { exact: true }),
   at
 })
 
@@ -39,6 +48,8 @@ export const Exec = Schema.TaggedStruct("Exec", {
   env: EnvVars,
   stdin: Schema.NullOr(BlobRef),
   timeoutMs: Schema.NullOr(Schema.Number),
+  /** When given, the command must pass its command rules. */
+  effectivePolicy: Schema.optionalWith(EffectivePolicyValue, { exact: true }),
   at
 })
 

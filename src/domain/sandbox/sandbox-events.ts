@@ -56,8 +56,12 @@ export const SandboxRequested = defineEvent(
     agent: Schema.NullOr(Schema.String),
     /** Environment given at launch on top of the template's. */
     env: Redactable(EnvVars),
-    /** RFC 3339; from the template's session_duration_hours. */
-    expiresAt: Schema.NullOr(Schema.String)
+    /** RFC 3339; from the template's session_duration_hours, narrowed by the policy. */
+    expiresAt: Schema.NullOr(Schema.String),
+    /** Content hash of the effective policy enforced (absent in records made before policies existed). */
+    policyHash: Schema.optionalWith(Schema.NullOr(Sha256Hex), { exact: true }),
+    /** What the policy narrowed (resources, network, session), for the record. */
+    narrowed: Schema.optionalWith(Schema.Array(Schema.Struct({ field: Schema.String, rule: Schema.String, from: Schema.Unknown, to: Schema.Unknown })), { exact: true })
   }),
   { description: "A launch was accepted: name, template, limits, network and policy of the new sandbox.", sensitive: ["env"] }
 )

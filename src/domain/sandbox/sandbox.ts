@@ -14,6 +14,7 @@ import {
   LimitsExceeded,
   NameTaken,
   NetworkNotAllowed,
+  PolicyRefused,
   RunnerUnavailable,
   SandboxNotRunning,
   SessionExpired,
@@ -21,6 +22,8 @@ import {
   type SandboxRejection
 } from "./rejections.js"
 import { checkAgainstLimits, type Network, type Resources, type Template } from "./template.js"
+import { checkLaunch } from "../policy/check-launch.js"
+import { checkCommand } from "../policy/check-command.js"
 
 export type Lifecycle = "requested" | "provisioning" | "running" | "paused" | "stopped" | "destroyed" | "failed"
 export type LifecycleOrInitial = "initial" | Lifecycle
@@ -99,7 +102,7 @@ const expiry = (at: number, hours: number | undefined): string | null => {
 }
 
 const decideLaunch = (command: Extract<SandboxCommand, { _tag: "Launch" }>): Decision => {
-  const { name, template, resources, network, security } = command
+  const { name, template, security } = command
   if (!NAME.test(name)) {
     return no(new InvalidName({ name, reason: `invalid sandbox name '${name}': use 1 to 63 lower-case letters, digits and '-', starting with a letter or digit` }))
   }
@@ -111,8 +114,21 @@ const decideLaunch = (command: Extract<SandboxCommand, { _tag: "Launch" }>): Dec
       reason: `template '${template.name}' needs the ${template.runner} runner; this host has ${command.runners.join(", ") || "none"}`
     }))
   }
+  let { resources, network } = command
+  // The operator's hard maxima refuse a request outright; the policy then narrows what remains.
   const limits = checkAgainstLimits(resources, { security })
   if (Either.isLeft(limits)) return no(new LimitsExceeded({ violations: limits.left.violations, reason: limits.left.message }))
+  let sessionHours = template.session_duration_hours
+  let narrowed: ReadonlyArray<{ field: string; rule: string; from: unknown; to: unknown }> | undefined
+  const policy = command.effectivePolicy
+  if (policy !== undefined) {
+    const grant = checkLaunch(policy, { resources, network, runner: template.runner, ...(sessionHours !== undefined ? { sessionDurationHours: sessionHours } : {}) })
+    if (Either.isLeft(grant)) return no(new PolicyRefused({ policy: grant.left.policy, rule: grant.left.rule, reason: grant.left.message }))
+    resources = grant.right.resources
+    network = grant.right.network
+    sessionHours = grant.right.sessionDurationHours ?? undefined
+    narrowed = grant.right.narrowed.map(({ field, rule, from, to }) => ({ field, rule, from, to }))
+  }
   if (network.mode === "open" && !security.allow_internet) {
     return no(new NetworkNotAllowed({ mode: "open", reason: "network mode 'open' needs security.allow_internet: true; use 'allowlist' or 'none'" }))
   }
@@ -128,7 +144,8 @@ const decideLaunch = (command: Extract<SandboxCommand, { _tag: "Launch" }>): Dec
       owner: command.owner,
       agent: command.agent,
       env: command.env,
-      expiresAt: expiry(command.at, template.session_duration_hours)
+      expiresAt: expiry(command.at, sessionHours),
+      ...(policy !== undefined ? { policyHash: policy.contentHash, narrowed: narrowed ?? [] } : {})
     }
   })
 }
@@ -141,6 +158,10 @@ const decideExec = (command: Extract<SandboxCommand, { _tag: "Exec" }>, state: S
   if (command.argv.length === 0) return no(new InvalidCommand({ field: "argv", reason: "argv is empty: give the program to run" }))
   if (command.timeoutMs !== null && !(command.timeoutMs > 0)) return no(new InvalidCommand({ field: "timeoutMs", reason: "timeoutMs must be positive" }))
   if (command.execId in state.pending) return no(new InvalidCommand({ field: "execId", reason: `exec id ${command.execId} is already running` }))
+  if (command.effectivePolicy !== undefined) {
+    const allowed = checkCommand(command.effectivePolicy, command.argv)
+    if (Either.isLeft(allowed)) return no(new PolicyRefused({ policy: allowed.left.policy, rule: allowed.left.rule, reason: allowed.left.message }))
+  }
   return ok({
     type: "CommandStarted",
     data: { execId: command.execId, argv: command.argv, cwd: command.cwd, env: command.env, stdin: command.stdin, timeoutMs: command.timeoutMs }

@@ -46,6 +46,8 @@ import {
   idMap,
   LAUNCHER_FAILURE_PREFIX,
   launcherArgs,
+  networkEnv,
+  RESOLV_CONF,
   sandboxPlan,
   sandboxUser
 } from "./mapping.js"
@@ -122,10 +124,11 @@ const readLifecycle = (stateDir: string): Lifecycle | null => {
   }
 }
 
-const etcPaths = (stateDir: string): EtcPaths => ({
+const etcPaths = (stateDir: string): Required<EtcPaths> => ({
   passwd: path.join(stateDir, "etc", "passwd"),
   group: path.join(stateDir, "etc", "group"),
-  hosts: path.join(stateDir, "etc", "hosts")
+  hosts: path.join(stateDir, "etc", "hosts"),
+  resolvConf: path.join(stateDir, "etc", "resolv.conf")
 })
 
 const ioTry = <A>(operation: string, at: string, run: () => A) =>
@@ -182,7 +185,8 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         yield* checkSpec(spec)
         const found = yield* host
         if (spec.rootfs.kind === "image") {
-          for (const needed of [found.tools.setpriv, found.tools.env, "/bin/sh", "/etc/passwd", "/etc/group", "/etc/hosts"]) {
+          const resolvConf = spec.network === "none" ? [] : ["/etc/resolv.conf"]
+          for (const needed of [found.tools.setpriv, found.tools.env, "/bin/sh", "/etc/passwd", "/etc/group", "/etc/hosts", ...resolvConf]) {
             if (!fs.existsSync(path.join(spec.rootfs.path, needed))) {
               return yield* Effect.fail(new InvalidSandboxSpec({ field: "rootfs.path", reason: `the image at ${spec.rootfs.path} lacks ${needed}` }))
             }
@@ -198,6 +202,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
             fs.writeFileSync(etc.passwd, files.passwd, { mode: 0o644 })
             fs.writeFileSync(etc.group, files.group, { mode: 0o644 })
             fs.writeFileSync(etc.hosts, files.hosts, { mode: 0o644 })
+            fs.writeFileSync(etc.resolvConf, RESOLV_CONF, { mode: 0o644 })
           })
           yield* ioTry("create workspace", spec.workspaceDir, () => fs.mkdirSync(spec.workspaceDir, { recursive: true, mode: 0o700 }))
           yield* chownTree(spec.workspaceDir, user)
@@ -253,7 +258,8 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const { cgroups } = sandbox
         const pid = yield* requireRunning(sandbox, "exec")
         const target = { pid, cgroupNamespace: sandbox.state.cgroupNamespace }
-        const command = yield* execCommand(target, sandbox.user, sandbox.host.tools, sandbox.state.spec.env, request)
+        const { spec } = sandbox.state
+        const command = yield* execCommand(target, sandbox.user, sandbox.host.tools, { ...networkEnv(spec.network), ...spec.env }, request)
         const execDir = yield* createExecCgroup(cgroups, `exec-${randomBytes(6).toString("hex")}`)
         const oomBefore = readCounters(cgroups).oomKills
         const outcome = yield* runCommand({

@@ -3,8 +3,8 @@
 // cgroups before exec, and the nsenter/setpriv/env chain that runs one command inside.
 import { Either } from "effect"
 import * as path from "node:path"
-import { InvalidExecRequest, InvalidSandboxSpec, NetworkModeUnsupported } from "../errors.js"
-import type { ExecRequest, SandboxSpec } from "../runner.js"
+import { InvalidExecRequest, InvalidSandboxSpec } from "../errors.js"
+import type { ExecRequest, SandboxNetwork, SandboxSpec } from "../runner.js"
 
 export const WORKSPACE = "/workspace"
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -73,7 +73,23 @@ export interface EtcPaths {
   readonly passwd: string
   readonly group: string
   readonly hosts: string
+  /** Bound at /etc/resolv.conf when the sandbox has egress (the network monitor's DNS filter). */
+  readonly resolvConf?: string
 }
+
+/** The network monitor's proxy and DNS filter listen on the sandbox's own loopback (src/adapters/monitors/network). */
+export const PROXY_URL = "http://127.0.0.1:3128"
+export const RESOLV_CONF = "nameserver 127.0.0.1\noptions attempts:1 timeout:2\n"
+
+/** Variables that point programs at the egress proxy when the sandbox has egress; none in mode `none`. */
+export const networkEnv = (mode: SandboxNetwork): Readonly<Record<string, string>> =>
+  mode === "none"
+    ? {}
+    : {
+        HTTP_PROXY: PROXY_URL, HTTPS_PROXY: PROXY_URL, ALL_PROXY: PROXY_URL,
+        http_proxy: PROXY_URL, https_proxy: PROXY_URL, all_proxy: PROXY_URL,
+        NO_PROXY: "localhost,127.0.0.1", no_proxy: "localhost,127.0.0.1"
+      }
 
 // ---------------------------------------------------------------------------------------------------
 // spec → bwrap
@@ -85,12 +101,9 @@ const within = (parent: string, child: string): boolean => {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel))
 }
 
-/** Checks what the Schema cannot: paths, hostname, and the network modes bwrap implements. */
-export const checkSpec = (
-  spec: SandboxSpec
-): Either.Either<SandboxSpec, InvalidSandboxSpec | NetworkModeUnsupported> => {
+/** Checks what the Schema cannot: paths and hostname. Every network mode keeps a network namespace with only lo. */
+export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec> => {
   const invalid = (field: string, reason: string) => Either.left(new InvalidSandboxSpec({ field, reason }))
-  if (spec.network !== "none") return Either.left(new NetworkModeUnsupported({ runner: "bwrap", mode: spec.network }))
   if (!HOSTNAME.test(spec.hostname)) return invalid("hostname", `"${spec.hostname}" is not a valid host name`)
   for (const field of ["workspaceDir", "stateDir"] as const) {
     if (!path.isAbsolute(spec[field])) return invalid(field, `must be an absolute path, got "${spec[field]}"`)
@@ -147,7 +160,11 @@ const rootMounts = (root: RootView): ReadonlyArray<MountOp> => {
   const etc: ReadonlyArray<MountOp> =
     root.etc === "whole"
       ? [{ kind: "ro-bind", source: from("etc"), dest: "/etc" }]
-      : HOST_ETC_FILES.map((name) => ({ kind: "ro-bind-try", source: from(`etc/${name}`), dest: `/etc/${name}` }))
+      : [
+          // bwrap would create /etc as 0700, leaving passwd, hosts and resolv.conf unreadable to the sandbox user
+          { kind: "tmpfs", dest: "/etc", perms: "0755" },
+          ...HOST_ETC_FILES.map((name): MountOp => ({ kind: "ro-bind-try", source: from(`etc/${name}`), dest: `/etc/${name}` }))
+        ]
   return [{ kind: "ro-bind", source: from("usr"), dest: "/usr" }, ...entries, ...etc]
 }
 
@@ -166,6 +183,7 @@ export const sandboxPlan = (spec: SandboxSpec, user: SandboxUser, root: RootView
     { kind: "ro-bind", source: etc.passwd, dest: "/etc/passwd" },
     { kind: "ro-bind", source: etc.group, dest: "/etc/group" },
     { kind: "ro-bind", source: etc.hosts, dest: "/etc/hosts" },
+    ...(spec.network === "none" || etc.resolvConf === undefined ? [] : [{ kind: "ro-bind" as const, source: etc.resolvConf, dest: "/etc/resolv.conf" }]),
     { kind: "proc", dest: "/proc" },
     { kind: "dev", dest: "/dev" },
     { kind: "tmpfs", dest: "/dev/shm", perms: "1777" },

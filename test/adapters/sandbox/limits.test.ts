@@ -36,7 +36,7 @@ describe("SandboxService limits", () => {
       const dir = yield* dataDir
       const bomb = yield* withDaemon(dir, Effect.gen(function* () {
         const sandboxes = yield* SandboxService
-        yield* sandboxes.launch({ template: tinyTemplate, name: "bomb", actor: operator, resources: { cpu_cores: 1, memory_mb: 256, pids: 32 } })
+        yield* sandboxes.launch({ template: tinyTemplate, name: "bomb", actor: operator, policy: "permissive", resources: { cpu_cores: 1, memory_mb: 256, pids: 32 } })
         return yield* sandboxes.exec("bomb", { argv: ["bash", "-c", ":(){ :|:& };:"], timeoutMs: 3_000 }, agent)
       }))
       expect(bomb.limitsHit).toContain("pids")

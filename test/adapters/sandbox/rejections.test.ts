@@ -34,13 +34,13 @@ describe("SandboxService refusals", () => {
     })
   )
 
-  it.scopedLive("an exec the runner cannot run (empty argv) fails that exec only; the sandbox keeps running", () =>
+  it.scopedLive("an exec the runner cannot run (a NUL in an argument) fails that exec only; the sandbox keeps running", () =>
     Effect.gen(function* () {
       const dir = yield* dataDir
       yield* withDaemon(dir, Effect.gen(function* () {
         const sandboxes = yield* SandboxService
         yield* sandboxes.launch({ template: tinyTemplate, name: "sturdy", actor: operator })
-        const failed = yield* Effect.flip(sandboxes.exec("sturdy", { argv: [""] }, agent))
+        const failed = yield* Effect.flip(sandboxes.exec("sturdy", { argv: ["true", "a\0b"] }, agent))
         expect(failed._tag).toBe("SandboxOperationFailed")
         expect((yield* sandboxes.inspect("sturdy")).state).toBe("running")
         expect((yield* sandboxes.exec("sturdy", { argv: ["true"] }, agent)).exitCode).toBe(0)
@@ -138,12 +138,13 @@ describe("SandboxService refusals", () => {
       const dir = yield* dataDir
       yield* withDaemon(dir, Effect.gen(function* () {
         const sandboxes = yield* SandboxService
-        const failed = yield* Effect.flip(sandboxes.launch({ template: tinyTemplate, name: "proxied", actor: operator, network: { mode: "allowlist", allowlist: [{ host: "pypi.org", port: 443 }] } }))
+        // An image template whose image was never built: the runner cannot create the sandbox.
+        const unbuilt = { ...tinyTemplate, rootfs: { kind: "image" as const, packages: ["python3"] } }
+        const failed = yield* Effect.flip(sandboxes.launch({ template: unbuilt, name: "proxied", actor: operator }))
         expect(failed).toMatchObject({ _tag: "SandboxOperationFailed", operation: "launch" })
-        expect(failed.message).toContain("allowlist")
         const view = yield* sandboxes.inspect("proxied")
         expect(view).toMatchObject({ state: "failed" })
-        expect(view.failure).toContain("allowlist")
+        expect(view.failure).toContain((failed as { reason: string }).reason)
         expect((yield* sandboxes.destroy("proxied", operator)).state).toBe("destroyed")
       }))
       const types = (yield* allRecords(dir)).filter((r) => r.stream.startsWith("sandbox-")).map((r) => r.type)

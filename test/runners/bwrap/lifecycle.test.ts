@@ -49,13 +49,16 @@ describe("bwrap runner lifecycle", () => {
     })
   )
 
-  it.scopedLive("rejects network modes it does not implement, and foreign or garbled handles", () =>
+  it.scopedLive("gives an allowlist sandbox only lo, the proxy variables and resolv.conf; rejects foreign or garbled handles", () =>
     Effect.gen(function* () {
       const runner = yield* testRunner
       const dir = yield* dataDir
-      const allowlist = yield* Effect.flip(runner.create(specIn(dir, uniqueId("net"), { network: "allowlist" })))
-      expect(allowlist._tag).toBe("NetworkModeUnsupported")
-      expect(allowlist.message).toContain("allowlist")
+      const sandbox = yield* launchSandbox(runner, dir, "net", { network: "allowlist" })
+      const seen = out(yield* sandbox.sh("ls /sys/class/net 2>/dev/null || cat /proc/net/dev; echo \"$HTTPS_PROXY\"; cat /etc/resolv.conf"))
+      expect(seen).toContain("lo")
+      expect(seen).not.toMatch(/eth|veth|ens/)
+      expect(seen).toContain("http://127.0.0.1:3128")
+      expect(seen).toContain("nameserver 127.0.0.1")
       const foreign = yield* Effect.flip(runner.status({ id: "x", runner: "containerd", pid: null, cgroup: "/", runnerState: {} }))
       expect(foreign._tag).toBe("InvalidHandle")
       const garbled = yield* Effect.flip(runner.stop({ id: "x", runner: "bwrap", pid: null, cgroup: "/", runnerState: { spec: 1 } }))

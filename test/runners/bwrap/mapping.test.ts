@@ -14,6 +14,7 @@ import {
   execCommand,
   idMap,
   launcherArgs,
+  networkEnv,
   parseBwrapArgs,
   parseInfo,
   renderBwrapArgs,
@@ -125,9 +126,16 @@ describe("checkSpec", () => {
 
   it("accepts a valid spec", () => expect(tag(spec)).toBe("ok"))
 
-  it("refuses network modes bwrap does not implement yet", () => {
-    expect(tag({ ...spec, network: "allowlist" })).toBe("NetworkModeUnsupported")
-    expect(tag({ ...spec, network: "open" })).toBe("NetworkModeUnsupported")
+  it("accepts every network mode; egress modes get resolv.conf and the proxy variables, none gets neither", () => {
+    expect(tag({ ...spec, network: "allowlist" })).toBe("ok")
+    expect(tag({ ...spec, network: "open" })).toBe("ok")
+    const etc = { passwd: "/s/passwd", group: "/s/group", hosts: "/s/hosts", resolvConf: "/s/resolv.conf" }
+    const root = { prefix: "/", entries: [], etc: "selected" as const }
+    const resolv = (s: SandboxSpec) => sandboxPlan(s, sandboxUser(s.id, 1000, 10), root, etc).mounts.filter((m) => m.dest === "/etc/resolv.conf")
+    expect(resolv({ ...spec, network: "allowlist" })).toEqual([{ kind: "ro-bind", source: "/s/resolv.conf", dest: "/etc/resolv.conf" }])
+    expect(resolv(spec)).toEqual([])
+    expect(networkEnv("open")).toMatchObject({ HTTPS_PROXY: "http://127.0.0.1:3128", NO_PROXY: "localhost,127.0.0.1" })
+    expect(networkEnv("none")).toEqual({})
   })
 
   it("refuses relative paths, a state dir that the workspace would expose, bad host names and env names", () => {

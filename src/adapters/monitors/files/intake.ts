@@ -1,0 +1,48 @@
+// Which chokidar notifications count, and under which path key. inotify events on watched directories
+// (chokidar's `raw` events) are the primary signal: immediate, never throttled, and they include
+// attribute-only changes that chokidar's own `change` filter drops. The same events from chokidar's
+// per-file watches are duplicates and are ignored. chokidar's `add`/`unlink` only count for what no
+// directory event could report: entries found by reading a directory that was just created, and the
+// contents of a directory that was moved away or removed.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { directoryKey, hostPath, workspaceRelative } from "./workspace-path.js"
+
+export interface IntakeContext {
+  readonly workspaceDir: string
+  /** A burst is pending for this key. */
+  readonly pending: (key: string) => boolean
+  /** The ledger's view has an entry under this key. */
+  readonly recorded: (key: string) => boolean
+  readonly note: (key: string, isAdd: boolean) => void
+}
+
+const isDirectory = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+
+/** The key of a workspace-relative path as it is now: 'x/' for a directory, else 'x'. */
+const keyNow = (context: IntakeContext, rel: string): { key: string; exists: boolean } => {
+  const stat = fs.lstatSync(hostPath(context.workspaceDir, rel), { throwIfNoEntry: false })
+  if (stat !== undefined) return { key: stat.isDirectory() ? directoryKey(rel) : rel, exists: true }
+  const asDir = directoryKey(rel)
+  return { key: context.recorded(asDir) || context.pending(asDir) ? asDir : rel, exists: false }
+}
+
+export const onRaw = (context: IntakeContext, event: string, name: unknown, watchedPath: string): void => {
+  // a file's own watch, or the last event of a directory that is gone (its parent reports it)
+  if (typeof name !== "string" || name === "" || !isDirectory(watchedPath)) return
+  const rel = workspaceRelative(context.workspaceDir, path.join(watchedPath, name))
+  if (rel === null || rel === "") return
+  const { key, exists } = keyNow(context, rel)
+  context.note(key, event === "rename" && exists && !context.recorded(key))
+}
+
+export const onChokidarEvent = (context: IntakeContext, event: string, file: string): void => {
+  const rel = workspaceRelative(context.workspaceDir, file)
+  if (rel === null || rel === "") return
+  const isDir = event === "addDir" || event === "unlinkDir"
+  const key = isDir ? directoryKey(rel) : rel
+  if (context.pending(key)) return
+  const known = context.recorded(key)
+  if ((event === "add" || event === "addDir") && !known) context.note(key, true)
+  else if ((event === "unlink" || event === "unlinkDir") && known) context.note(key, false)
+}
