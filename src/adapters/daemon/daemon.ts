@@ -19,6 +19,7 @@ import { Runner } from "../../runners/runner.js"
 import { EventStore } from "../store/event-store.js"
 import { makeSnapshots, operatorRecording, type Snapshots } from "../sandbox/snapshots.js"
 import { defaultMonitors } from "../monitors/default-monitors.js"
+import { EnforcerLive, optionalEnforcer } from "../enforcement/enforcer.js"
 import type { Monitor } from "../monitors/monitor.js"
 import { monitorHooksLayer } from "../monitors/monitor-manager.js"
 import type { DaemonRequest } from "./protocol.js"
@@ -137,10 +138,13 @@ export const daemonLayer = (options: DaemonOptions, parts: DaemonParts = {}) => 
     ["containerd", containerdRunnerLayer()]
   ])
   const base = Layer.mergeAll(store, ledger, runners)
-  const hooks = monitorHooksLayer({ dataDir: options.dataDir, monitors: parts.monitors ?? defaultMonitors(options.dataDir), log: options.log })
+  const enforcer = EnforcerLive({ log: options.log }).pipe(Layer.provide(base))
+  const hooks = monitorHooksLayer({ dataDir: options.dataDir, monitors: parts.monitors ?? defaultMonitors(options.dataDir), log: options.log }).pipe(
+    Layer.provide(Layer.merge(base, enforcer))
+  )
   return SandboxServiceLive({ dataDir: options.dataDir, security: options.config.security }).pipe(
-    Layer.provide(hooks.pipe(Layer.provide(base))),
-    Layer.provideMerge(base)
+    Layer.provide(hooks),
+    Layer.provideMerge(Layer.merge(base, enforcer))
   )
 }
 
@@ -148,6 +152,9 @@ export const daemonLayer = (options: DaemonOptions, parts: DaemonParts = {}) => 
 export const startDaemon = (options: DaemonOptions) =>
   Effect.gen(function* () {
     const service = yield* SandboxService
+    // The policy engine stops and pauses sandboxes through the service; it exists once the service does.
+    const enforcer = yield* optionalEnforcer
+    if (enforcer !== null) yield* enforcer.attach(service)
     const report = yield* service.reconcile(DAEMON)
     options.log(`reconciled: ${report.alive.length} alive, ${report.dead.length} found dead, ${report.interrupted.length} interrupted`)
     yield* Effect.addFinalizer(() =>

@@ -11,8 +11,9 @@ import { Ledger } from "../ledger/ledger.js"
 import { sandboxDirs } from "../sandbox/mapping.js"
 import { SandboxHooks, type SandboxHooksShape } from "../sandbox/sandbox-hooks.js"
 import { EventStore } from "../store/event-store.js"
+import { optionalEnforcer } from "../enforcement/enforcer.js"
 import { ledgerSink } from "./ledger-sink.js"
-import type { Monitor, MonitorTarget, RunningMonitor } from "./monitor.js"
+import type { Monitor, MonitorTarget, ObservationSink, RunningMonitor } from "./monitor.js"
 
 export interface MonitorManagerOptions {
   readonly dataDir: string
@@ -40,6 +41,12 @@ export const make = (options: MonitorManagerOptions) =>
     const ledger = yield* Ledger
     const store = yield* EventStore
     const daemonScope = yield* Effect.scope
+    // The enforcement engine, when the daemon runs one, sees every observation as it is recorded.
+    const enforcer = yield* optionalEnforcer
+    const sinkFor = (sandboxId: string, monitor: string): ObservationSink => {
+      const sink = ledgerSink(ledger, sandboxId, monitor)
+      return enforcer === null ? sink : { append: (events) => Effect.tap(sink.append(events), (records) => enforcer.observe(sandboxId, records)) }
+    }
     const watching = new Map<string, { readonly scope: Scope.CloseableScope; readonly running: Array<RunningMonitor> }>()
     const log = options.log ?? (() => {})
 
@@ -58,6 +65,7 @@ export const make = (options: MonitorManagerOptions) =>
 
     const running: SandboxHooksShape["running"] = (view, handle, how) =>
       Effect.gen(function* () {
+        if (enforcer !== null) yield* enforcer.running(view, handle)
         if (watching.has(view.id) || options.monitors.length === 0) return
         const scope = yield* Scope.fork(daemonScope, ExecutionStrategy.sequential)
         const entry = { scope, running: [] as Array<RunningMonitor> }
@@ -70,7 +78,7 @@ export const make = (options: MonitorManagerOptions) =>
           }
         }
         for (const monitor of options.monitors) {
-          const started = yield* Effect.either(monitor.start(target, ledgerSink(ledger, view.id, monitor.kind)).pipe(Scope.extend(scope)))
+          const started = yield* Effect.either(monitor.start(target, sinkFor(view.id, monitor.kind)).pipe(Scope.extend(scope)))
           if (Either.isRight(started)) entry.running.push(started.right)
           else {
             log(`sandbox ${view.id}: ${started.left.message}`)
@@ -81,10 +89,14 @@ export const make = (options: MonitorManagerOptions) =>
 
     const ended: SandboxHooksShape["ended"] = (sandboxId) =>
       Effect.suspend(() => {
+        const stopEnforcing = enforcer === null ? Effect.void : enforcer.ended(sandboxId)
         const entry = watching.get(sandboxId)
-        if (entry === undefined) return Effect.void
+        if (entry === undefined) return stopEnforcing
         watching.delete(sandboxId)
-        return Effect.forEach(entry.running, (m) => m.flush, { discard: true }).pipe(Effect.zipRight(Scope.close(entry.scope, Exit.void)))
+        return stopEnforcing.pipe(
+          Effect.zipRight(Effect.forEach(entry.running, (m) => m.flush, { discard: true })),
+          Effect.zipRight(Scope.close(entry.scope, Exit.void))
+        )
       })
 
     return {

@@ -1,0 +1,113 @@
+// The policy engine against real sandboxes and real monitors: for each rule kind found in
+// observations (command, network, dns, quota), the rule fires, its action happens and both are in the
+// ledger; and the same sandbox doing something allowed records no violation.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { SandboxService } from "../../../src/adapters/sandbox/sandbox-service.js"
+import type { LedgerRecord } from "../../../src/domain/ledger/record.js"
+import { unseal } from "../../../src/domain/ledger/sealed.js"
+import { agent, dataDir, operator, tinyTemplate } from "../sandbox/service-fixture.js"
+import { apply, records, waitFor, withEnforcingDaemon } from "./enforcement-fixture.js"
+
+const of = (sandboxId: string, type: string) => (all: ReadonlyArray<LedgerRecord>) =>
+  all.filter((r) => r.stream === `observations-${sandboxId}` && r.type === type)
+
+const argvIs = (prefix: string) => (r: LedgerRecord) => {
+  const argv = unseal(r.data["argv"]) as ReadonlyArray<string> | undefined
+  return Array.isArray(argv) && argv.join(" ").startsWith(prefix)
+}
+
+// A program the command rules do not see in the exec's argv: python starts it at run time.
+const runLater = (argv: ReadonlyArray<string>) => ["python3", "-c", `import os; os.execvp(${JSON.stringify(argv[0])}, ${JSON.stringify(argv)})`]
+
+describe("policy engine", () => {
+  it.scopedLive("command rule: a blocked program started at run time is killed; PolicyViolated and PolicyActionTaken recorded", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        yield* apply({ name: "no-sleep", description: "sleep is blocked", extends: "restricted", commands: { blocked: ["sleep"] }, violations: { command: { severity: "high", action: "kill-process" } } })
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "sleepy", actor: operator, policy: "no-sleep" })
+        // The direct form is refused before it runs.
+        expect(yield* Effect.flip(sandboxes.exec("sleepy", { argv: ["sleep", "1"] }, agent))).toMatchObject({ _tag: "PolicyRefused", rule: expect.stringContaining("commands.blocked") })
+        const started = Date.now()
+        const out = yield* sandboxes.exec("sleepy", { argv: runLater(["sleep", "30"]), timeoutMs: 25_000 }, agent)
+        expect(Date.now() - started).toBeLessThan(20_000)
+        expect(out.signal).toBe("SIGKILL")
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the kill to be recorded")
+        const [violation] = of(view.id, "PolicyViolated")(all)
+        expect(violation?.data).toMatchObject({ policy: "no-sleep", kind: "command", severity: "high", action: "kill-process" })
+        const evidence = all.find((r) => r.id === (violation?.data["evidence"] as ReadonlyArray<string>)[0])
+        expect(evidence?.type).toBe("ProcessStarted")
+        expect(argvIs("sleep 30")(evidence!)).toBe(true)
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ violation: violation?.id, action: "kill-process", outcome: "succeeded" })
+      }))
+    }), { timeout: 120_000 })
+
+  it.scopedLive("command rule does not fire for an allowed program", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "calm", actor: operator })
+        const out = yield* sandboxes.exec("calm", { argv: runLater(["sleep", "0.2"]) }, agent)
+        expect(out.exitCode).toBe(0)
+        const all = yield* waitFor((a) => of(view.id, "ProcessStarted")(a).some(argvIs("sleep 0.2")), "the sleep to be observed")
+        expect(of(view.id, "PolicyViolated")(all)).toEqual([])
+      }))
+    }), { timeout: 120_000 })
+
+  it.scopedLive("network rule: a connection attempt in mode none is denied, recorded, and under `restricted` stops the sandbox", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "leaky", actor: operator })
+        const connect = "import socket\ntry:\n  socket.create_connection(('10.255.0.9', 80), timeout=2)\nexcept OSError as e:\n  print(e)"
+        yield* sandboxes.exec("leaky", { argv: ["python3", "-c", connect] }, agent)
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the stop to be recorded")
+        const [violation] = of(view.id, "PolicyViolated")(all)
+        expect(violation?.data).toMatchObject({ policy: "restricted", kind: "network", severity: "critical", action: "stop" })
+        expect(of(view.id, "ConnectionAttempted")(all)[0]?.data).toMatchObject({ decision: "denied", address: "10.255.0.9", port: 80 })
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "stop", outcome: "succeeded" })
+        expect((yield* sandboxes.inspect("leaky")).state).toBe("stopped")
+        const stopped = all.find((r) => r.stream === `sandbox-${view.id}` && r.type === "SandboxStopped")
+        expect(String(stopped?.data["reason"])).toContain("policy restricted")
+        expect(stopped?.actor).toEqual({ kind: "system", id: "policy-engine" })
+      }))
+    }), { timeout: 120_000 })
+
+  it.scopedLive("network rule does not fire for the sandbox's own loopback", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "local", actor: operator })
+        const loop = "import socket\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\nc=socket.create_connection(s.getsockname()); print('ok')"
+        const out = yield* sandboxes.exec("local", { argv: ["python3", "-c", loop] }, agent)
+        expect(Buffer.from(out.stdout).toString()).toContain("ok")
+        const all = yield* waitFor((a) => of(view.id, "ProcessStarted")(a).some(argvIs("python3")), "python to be observed")
+        expect(of(view.id, "PolicyViolated")(all)).toEqual([])
+        expect((yield* sandboxes.inspect("local")).state).toBe("running")
+      }))
+    }), { timeout: 120_000 })
+
+  it.scopedLive("quota rule: writing past weekly_disk_writes_gb pauses the sandbox; below it nothing fires", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        // 2^-20 GB = 1 KiB a week.
+        yield* apply({ name: "tiny-disk", description: "1 KiB of writes a week", extends: "restricted", resources: { quotas: { weekly_disk_writes_gb: 1 / 1048576 } } })
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "writer", actor: operator, policy: "tiny-disk" })
+        yield* sandboxes.exec("writer", { argv: ["sh", "-c", "head -c 100 /dev/zero > small"] }, agent)
+        yield* waitFor((a) => of(view.id, "FileChanged")(a).some((r) => r.data["path"] === "small"), "the small write to be observed")
+        expect(of(view.id, "PolicyViolated")(yield* records)).toEqual([])
+        yield* sandboxes.exec("writer", { argv: ["sh", "-c", "head -c 4096 /dev/zero > big"] }, agent)
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the pause to be recorded")
+        expect(of(view.id, "PolicyViolated")(all)[0]?.data).toMatchObject({ kind: "quota", rule: "resources.quotas.weekly_disk_writes_gb", action: "pause" })
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "pause", outcome: "succeeded" })
+        expect((yield* sandboxes.inspect("writer")).state).toBe("paused")
+      }))
+    }), { timeout: 120_000 })
+})
