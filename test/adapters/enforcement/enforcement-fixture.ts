@@ -19,10 +19,10 @@ import { ledgerLayer } from "../../support/ledger-fixture.js"
 import { TEST_CGROUP_PARENT } from "../../runners/bwrap/sandbox-fixture.js"
 import { operator, security } from "../sandbox/service-fixture.js"
 
-export const enforcingDaemon = (dataDir: string, runner: Layer.Layer<Runner, unknown> = bwrapLayer({ cgroupParent: TEST_CGROUP_PARENT })) => {
+export const enforcingDaemon = (dataDir: string, runner: Layer.Layer<Runner, unknown> = bwrapLayer({ cgroupParent: TEST_CGROUP_PARENT }), monitors = defaultMonitors(dataDir)) => {
   const base = Layer.merge(ledgerLayer(dataDir, { sensitiveFields }), runner)
   const enforcer = EnforcerLive().pipe(Layer.provide(base))
-  const hooks = monitorHooksLayer({ dataDir, monitors: defaultMonitors(dataDir) }).pipe(Layer.provide(Layer.merge(base, enforcer)))
+  const hooks = monitorHooksLayer({ dataDir, monitors }).pipe(Layer.provide(Layer.merge(base, enforcer)))
   const service = SandboxServiceLive({ dataDir, security }).pipe(Layer.provide(hooks), Layer.provideMerge(Layer.merge(base, enforcer)))
   return service
 }
@@ -31,7 +31,8 @@ export const enforcingDaemon = (dataDir: string, runner: Layer.Layer<Runner, unk
 export const withEnforcingDaemon = <A, E>(
   dataDir: string,
   program: Effect.Effect<A, E, SandboxService | EventStore | Ledger | Runner | Enforcer | Scope.Scope>,
-  runner?: Layer.Layer<Runner, unknown>
+  runner?: Layer.Layer<Runner, unknown>,
+  monitors?: ReturnType<typeof defaultMonitors>
 ) =>
   Effect.gen(function* () {
     const enforcer = yield* Enforcer
@@ -47,7 +48,7 @@ export const withEnforcingDaemon = <A, E>(
         })
       )
     )
-  }).pipe(Effect.provide(enforcingDaemon(dataDir, runner)), Effect.scoped)
+  }).pipe(Effect.provide(enforcingDaemon(dataDir, runner, monitors)), Effect.scoped)
 
 export const apply = (document: unknown) =>
   Effect.gen(function* () {
