@@ -39,6 +39,9 @@ export const usageOf = (observation: Observation): UsageSample | null => {
   return null
 }
 
+/** Denials that are not the policy saying no: an allowed name with no address, a query type never answered. */
+const notPolicy: ReadonlySet<string> = new Set(["name not resolved", "unsupported query"])
+
 const argvOf = (data: Readonly<Record<string, unknown>>): ReadonlyArray<string> | null =>
   Array.isArray(data["argv"]) && data["argv"].every((a) => typeof a === "string") ? (data["argv"] as ReadonlyArray<string>) : null
 
@@ -65,7 +68,7 @@ export const findViolations = (
       }
     }
   }
-  if (type === "ConnectionAttempted" && data["decision"] === "denied") {
+  if (type === "ConnectionAttempted" && data["decision"] === "denied" && !notPolicy.has(String(data["rule"]))) {
     const dns = data["protocol"] === "dns"
     const target = `${String(data["host"] ?? data["address"] ?? "?")}${typeof data["port"] === "number" ? `:${data["port"]}` : ""}`
     found.push({

@@ -111,3 +111,35 @@ describe("policy engine", () => {
       }))
     }), { timeout: 120_000 })
 })
+
+describe("policy engine, DNS", () => {
+  it.scopedLive("dns rule: looking up a name outside the allowlist is refused by the DNS filter and recorded as a violation; an allowed name is not", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        yield* apply({
+          name: "registry-only",
+          description: "one allowed name",
+          extends: "restricted",
+          network: { mode: "allowlist", allowlist: [{ host: "allowed.hv.test", port: 443 }], dns: { filter: true } },
+          violations: { dns: { severity: "medium", action: "alert" } }
+        })
+        const sandboxes = yield* SandboxService
+        const template = { ...tinyTemplate, network: { mode: "allowlist" as const, allowlist: [{ host: "allowed.hv.test", port: 443 }] } }
+        const view = yield* sandboxes.launch({ template, name: "resolver", actor: operator, policy: "registry-only" })
+        expect(view.network.mode).toBe("allowlist")
+        const lookup = (name: string) => ["python3", "-c", `import socket\ntry:\n  print(socket.gethostbyname(${JSON.stringify(name)}))\nexcept OSError as e:\n  print('failed', e)`]
+        yield* sandboxes.exec("resolver", { argv: lookup("allowed.hv.test") }, agent)
+        const first = yield* waitFor((a) => of(view.id, "ConnectionAttempted")(a).some((r) => r.data["host"] === "allowed.hv.test"), "the allowed lookup to be recorded")
+        expect(of(view.id, "PolicyViolated")(first).map((r) => [r.data["rule"], r.data["kind"], unseal(r.data["detail"])])).toEqual([])
+        const out = yield* sandboxes.exec("resolver", { argv: lookup("exfil.evil.hv.test") }, agent)
+        expect(Buffer.from(out.stdout).toString()).toContain("failed")
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the alert to be recorded")
+        const attempt = of(view.id, "ConnectionAttempted")(all).find((r) => r.data["host"] === "exfil.evil.hv.test")
+        expect(attempt?.data).toMatchObject({ protocol: "dns", decision: "denied", via: "dns" })
+        expect(of(view.id, "PolicyViolated")(all)[0]?.data).toMatchObject({ kind: "dns", severity: "medium", action: "alert", evidence: [attempt?.id] })
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "alert", outcome: "succeeded" })
+        expect((yield* sandboxes.inspect("resolver")).state).toBe("running")
+      }))
+    }), { timeout: 120_000 })
+})
