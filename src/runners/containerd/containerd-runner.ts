@@ -7,7 +7,7 @@ import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DEFAULT_MAX_OUTPUT_BYTES, etcFiles, sandboxUser } from "../bwrap/mapping.js"
+import { DEFAULT_MAX_OUTPUT_BYTES, etcFiles, RESOLV_CONF, sandboxUser } from "../bwrap/mapping.js"
 import type { EtcPaths, SandboxUser } from "../bwrap/mapping.js"
 import { chownTree, contentHash, copyTree, replaceContent } from "../bwrap/workspace-copy.js"
 import { listPids, readCounters } from "../cgroups/cgroup.js"
@@ -40,9 +40,10 @@ import {
   execProcessMessage,
   exitOutcome,
   GetTaskResponse,
-  IMAGE_REQUIREMENTS,
+  imageRequirements,
   ociSpec,
   RUNNER,
+  sandboxEnv,
   sandboxStateOf,
   StartResponse,
   taskCreateMessage,
@@ -97,10 +98,11 @@ interface Task {
   readonly pid: number
 }
 
-const etcPaths = (stateDir: string): EtcPaths => ({
+const etcPaths = (stateDir: string): Required<EtcPaths> => ({
   passwd: path.join(stateDir, "etc", "passwd"),
   group: path.join(stateDir, "etc", "group"),
-  hosts: path.join(stateDir, "etc", "hosts")
+  hosts: path.join(stateDir, "etc", "hosts"),
+  resolvConf: path.join(stateDir, "etc", "resolv.conf")
 })
 const ioDir = (stateDir: string) => path.join(stateDir, "io")
 
@@ -213,7 +215,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         yield* checkSpec(spec)
         const h = yield* host
         const image = spec.rootfs.kind === "image" ? spec.rootfs.path : "/"
-        for (const needed of IMAGE_REQUIREMENTS) {
+        for (const needed of imageRequirements(spec.network)) {
           if (!fs.existsSync(path.join(image, needed))) {
             return yield* Effect.fail(new InvalidSandboxSpec({ field: "rootfs.path", reason: `the image at ${image} lacks /${needed}` }))
           }
@@ -230,6 +232,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
           fs.writeFileSync(etc.passwd, files.passwd, { mode: 0o644 })
           fs.writeFileSync(etc.group, files.group, { mode: 0o644 })
           fs.writeFileSync(etc.hosts, files.hosts, { mode: 0o644 })
+          fs.writeFileSync(etc.resolvConf, RESOLV_CONF, { mode: 0o644 })
         })
         yield* ioTry("create workspace", spec.workspaceDir, () => fs.mkdirSync(spec.workspaceDir, { recursive: true, mode: 0o700 }))
         yield* chownTree(spec.workspaceDir, user)
@@ -276,7 +279,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
       Effect.scoped(
         Effect.gen(function* () {
           const { id, spec, user, cgroups } = yield* resolve(handle)
-          const ociProcess = yield* execProcess(user, spec.env, request)
+          const ociProcess = yield* execProcess(user, sandboxEnv(spec), request)
           // no status call first: a sandbox that is not running makes a step below fail, and only then we ask why
           const notRunning = (error: RunnerError) => requireRunning(id, "exec").pipe(Effect.zipRight(Effect.fail(error)))
           const fifos = yield* (yield* fifoPool).take(ioDir(spec.stateDir)).pipe(Effect.catchAll(notRunning))

@@ -4,9 +4,10 @@
 import { Either, Schema } from "effect"
 import { constants as osConstants } from "node:os"
 import * as path from "node:path"
-import { execEnvironment, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
+import { execEnvironment, networkEnv, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
 import type { EtcPaths, SandboxUser } from "../bwrap/mapping.js"
-import { InvalidExecRequest, InvalidSandboxSpec, NetworkModeUnsupported } from "../errors.js"
+import { InvalidExecRequest, InvalidSandboxSpec } from "../errors.js"
+import { SandboxNetwork } from "../runner.js"
 import type { ExecRequest, SandboxResources, SandboxSpec, SandboxState } from "../runner.js"
 import { seccompProfile } from "./seccomp.js"
 import type { SeccompProfile } from "./seccomp.js"
@@ -17,6 +18,8 @@ export const RUNTIME = "io.containerd.runc.v2"
 export const SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 export const PROCESS_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
 export const SANDBOX_LABEL = "io.hydravisor.sandbox"
+/** OCI annotation naming the sandbox's network mode (allowlist and open specs are otherwise alike). */
+export const NETWORK_ANNOTATION = "io.hydravisor.network"
 /** Run inside the image: coreutils' env changes directory, so a missing cwd is exit 125 like bwrap's. */
 export const EXEC_WRAPPER = "/usr/bin/env"
 /** The container's pid 1 keeps reaping: orphans of execs are re-parented to it. */
@@ -25,6 +28,10 @@ export const OCI_VERSION = "1.0.2"
 export const RLIMIT_NOFILE = 4096
 /** What an image must contain for the runner to use it. */
 export const IMAGE_REQUIREMENTS = ["bin/sh", "usr/bin/env", "usr/bin/sleep", "etc/passwd", "etc/group", "etc/hosts", "workspace"] as const
+
+/** With egress the sandbox's resolv.conf is bound over the image's, and a read-only root cannot gain a mount point. */
+export const imageRequirements = (network: SandboxNetwork): ReadonlyArray<string> =>
+  network === "none" ? IMAGE_REQUIREMENTS : [...IMAGE_REQUIREMENTS, "etc/resolv.conf"]
 
 // ---------------------------------------------------------------------------------------------------
 // OCI runtime spec, the subset we write
@@ -69,6 +76,8 @@ export interface OciSpec {
   readonly root: { readonly path: string; readonly readonly: boolean }
   readonly hostname: string
   readonly mounts: ReadonlyArray<OciMount>
+  /** Always written; absent from specs made before it existed. */
+  readonly annotations?: Readonly<Record<string, string>>
   readonly linux: {
     readonly namespaces: ReadonlyArray<{ readonly type: OciNamespaceType }>
     readonly cgroupsPath: string
@@ -124,6 +133,19 @@ const processBase = (user: SandboxUser, args: ReadonlyArray<string>, env: Readon
 
 export const cgroupsPath = (parent: string, id: string): string => `/${parent}/${id}`
 
+/**
+ * What every process of the sandbox starts with besides PATH and HOME: with egress, the variables that
+ * point programs at the network monitor's proxy on the sandbox's own loopback; then the spec's env.
+ */
+export const sandboxEnv = (spec: SandboxSpec): Readonly<Record<string, string>> => ({ ...networkEnv(spec.network), ...spec.env })
+
+const readOnlyBind = (destination: string, source: string): OciMount => ({
+  destination,
+  type: "bind",
+  source,
+  options: ["rbind", "ro", "nosuid", "nodev", "noexec"]
+})
+
 const sandboxMounts = (spec: SandboxSpec, etc: EtcPaths): ReadonlyArray<OciMount> => [
   { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
   { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -132,9 +154,11 @@ const sandboxMounts = (spec: SandboxSpec, etc: EtcPaths): ReadonlyArray<OciMount
   { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
   { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
   { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"] },
-  { destination: "/etc/passwd", type: "bind", source: etc.passwd, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
-  { destination: "/etc/group", type: "bind", source: etc.group, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
-  { destination: "/etc/hosts", type: "bind", source: etc.hosts, options: ["rbind", "ro", "nosuid", "nodev", "noexec"] },
+  readOnlyBind("/etc/passwd", etc.passwd),
+  readOnlyBind("/etc/group", etc.group),
+  readOnlyBind("/etc/hosts", etc.hosts),
+  // the network monitor's DNS filter answers on the sandbox's 127.0.0.1:53
+  ...(spec.network === "none" || etc.resolvConf === undefined ? [] : [readOnlyBind("/etc/resolv.conf", etc.resolvConf)]),
   { destination: WORKSPACE, type: "bind", source: spec.workspaceDir, options: ["rbind", "rw", "nosuid", "nodev"] }
 ]
 
@@ -151,13 +175,15 @@ export const ociSpec = ({ spec, user, cgroupParent, etc, host }: SpecInputs): Oc
   const memory = spec.resources.memoryMb * MB
   return {
     ociVersion: OCI_VERSION,
-    process: processBase(user, ["/bin/sh", "-c", INIT_SCRIPT], execEnvironment(spec.env, undefined)),
+    process: processBase(user, ["/bin/sh", "-c", INIT_SCRIPT], execEnvironment(sandboxEnv(spec), undefined)),
     // the image directory is mounted read-only at <bundle>/rootfs by the shim (see taskCreateRequest)
     root: { path: "rootfs", readonly: true },
     hostname: spec.hostname,
     mounts: sandboxMounts(spec, etc),
+    annotations: { [NETWORK_ANNOTATION]: spec.network },
     linux: {
-      // a new network namespace without a path: runc brings up lo and nothing else
+      // a new network namespace without a path, in every mode: runc brings up lo and nothing else (egress
+      // goes through the network monitor's listeners, opened in this namespace from the host)
       namespaces: NAMESPACES.map((type) => ({ type })),
       cgroupsPath: cgroupsPath(cgroupParent, spec.id),
       resources: {
@@ -179,7 +205,7 @@ export interface SandboxView {
   readonly workspaceDir: string
   readonly user: { readonly uid: number; readonly gid: number }
   readonly resources: SandboxResources
-  readonly network: "none"
+  readonly network: SandboxNetwork
   readonly env: Readonly<Record<string, string>>
   readonly cgroupsPath: string
   readonly etc: EtcPaths
@@ -192,8 +218,15 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
   const passwd = bind("/etc/passwd")
   const group = bind("/etc/group")
   const hosts = bind("/etc/hosts")
+  const resolvConf = bind("/etc/resolv.conf")
   if (workspaceDir === undefined || passwd === undefined || group === undefined || hosts === undefined) {
     return Either.left("the spec lacks the workspace or /etc bind mounts")
+  }
+  // specs written before the annotation existed were all mode none
+  const network = Schema.decodeUnknownEither(SandboxNetwork)(oci.annotations?.[NETWORK_ANNOTATION] ?? "none")
+  if (Either.isLeft(network)) return Either.left(`unknown network mode annotation ${JSON.stringify(oci.annotations?.[NETWORK_ANNOTATION])}`)
+  if ((network.right === "none") !== (resolvConf === undefined)) {
+    return Either.left(`network mode ${network.right} ${resolvConf === undefined ? "without" : "with"} a resolv.conf bind mount`)
   }
   const types = oci.linux.namespaces.map((ns) => ns.type)
   if (!NAMESPACES.every((ns) => types.includes(ns))) return Either.left(`the spec shares namespaces with the host (has ${types.join(", ")})`)
@@ -209,10 +242,10 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
     workspaceDir,
     user: { uid: oci.process.user.uid, gid: oci.process.user.gid },
     resources: { cpuCores: resources.cpu.quota / resources.cpu.period, memoryMb: resources.memory.limit / MB, pids: resources.pids.limit },
-    network: "none",
+    network: network.right,
     env: envRecord(oci.process.env),
     cgroupsPath: oci.linux.cgroupsPath,
-    etc: { passwd, group, hosts },
+    etc: resolvConf === undefined ? { passwd, group, hosts } : { passwd, group, hosts, resolvConf },
     hardened
   })
 }
@@ -235,10 +268,9 @@ const envProblem = (key: string, value: string): string | null => {
   return null
 }
 
-/** Checks what the Schema cannot: ids, paths, hostname, an image rootfs, and the network modes we implement. */
-export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec | NetworkModeUnsupported> => {
+/** Checks what the Schema cannot: ids, paths, hostname, an image rootfs. Every network mode keeps a namespace with only lo. */
+export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec> => {
   const invalid = (field: string, reason: string) => Either.left(new InvalidSandboxSpec({ field, reason }))
-  if (spec.network !== "none") return Either.left(new NetworkModeUnsupported({ runner: RUNNER, mode: spec.network }))
   if (!CONTAINER_ID.test(spec.id)) return invalid("id", "must start with a letter or digit for containerd")
   if (!HOSTNAME.test(spec.hostname)) return invalid("hostname", `"${spec.hostname}" is not a valid host name`)
   for (const field of ["workspaceDir", "stateDir"] as const) {

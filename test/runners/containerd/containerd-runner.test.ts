@@ -14,7 +14,7 @@ import { detectLayout } from "../../../src/runners/cgroups/cgroup.js"
 import { sandboxCgroupPaths } from "../../../src/runners/cgroups/layout.js"
 import { makeClient } from "../../../src/runners/containerd/client.js"
 import { defaultConfig, make } from "../../../src/runners/containerd/containerd-runner.js"
-import { readOciSpec, specOfContainer } from "../../../src/runners/containerd/mapping.js"
+import { IMAGE_REQUIREMENTS, readOciSpec, specOfContainer } from "../../../src/runners/containerd/mapping.js"
 import type { ContainerMessage } from "../../../src/runners/containerd/mapping.js"
 import { followTaskEvents } from "../../../src/runners/containerd/task-events.js"
 import type { Runner, SandboxSpec } from "../../../src/runners/runner.js"
@@ -97,6 +97,52 @@ describe("containerd runner", () => {
       const lacking = yield* Effect.flip(runner.create(specIn(dir, "lacking", { rootfs: { kind: "image", path: empty } })))
       expect(lacking).toMatchObject({ _tag: "InvalidSandboxSpec", field: "rootfs.path" })
       expect(lacking.message).toContain("lacks /bin/sh")
+      // with egress, resolv.conf is bound over the image's own, which the read-only root must already have
+      const noResolv = path.join(dir, "no-resolv-image")
+      for (const needed of IMAGE_REQUIREMENTS) {
+        fs.mkdirSync(path.dirname(path.join(noResolv, needed)), { recursive: true })
+        if (needed === "workspace") fs.mkdirSync(path.join(noResolv, needed))
+        else fs.writeFileSync(path.join(noResolv, needed), "")
+      }
+      const offline = yield* runner.create(specIn(dir, "offline", { rootfs: { kind: "image", path: noResolv } }))
+      yield* runner.destroy(offline)
+      const egress = yield* Effect.flip(runner.create(specIn(dir, "egress", { network: "allowlist", rootfs: { kind: "image", path: noResolv } })))
+      expect(egress).toMatchObject({ _tag: "InvalidSandboxSpec", field: "rootfs.path" })
+      expect(egress.message).toContain("lacks /etc/resolv.conf")
+    })
+  )
+
+  it.scopedLive("allowlist and open: only lo, the monitor's resolv.conf and proxy variables for every process; handle.pid is the container's init", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const dir = yield* dataDir
+      const client = yield* makeClient(socket, TEST_CONTAINERD.namespace ?? "")
+      for (const network of ["allowlist", "open"] as const) {
+        const spec = specIn(dir, network, { network, env: { KEEP: "1" } })
+        const handle = yield* startSandbox(runner, spec)
+        const answer = (yield* client.call("Containers.Get", { id: spec.id })) as { container: ContainerMessage }
+        expect(Either.getOrThrow(readOciSpec(Either.getOrThrow(specOfContainer(answer.container)))).network).toBe(network)
+        const run = (script: string) => runner.exec(handle, { argv: ["/bin/sh", "-c", script] }).pipe(Effect.map((r) => text(r.stdout)))
+        expect(yield* run("cat /etc/resolv.conf")).toBe("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
+        expect(yield* run("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).toBe("lo\n")
+        const proxyVars = (environ: string) =>
+          environ.split(/[\0\n]/).filter((e) => /^(https?|all|no)_proxy=|^KEEP=/i.test(e)).sort()
+        const expected = [
+          "ALL_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128", "HTTP_PROXY=http://127.0.0.1:3128", "KEEP=1",
+          "NO_PROXY=localhost,127.0.0.1", "all_proxy=http://127.0.0.1:3128", "http_proxy=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128",
+          "no_proxy=localhost,127.0.0.1"
+        ].sort()
+        expect(proxyVars(yield* run("env"))).toEqual(expected)
+        // pid 1 (the init) has them too, so whatever it starts inherits them
+        expect(proxyVars(yield* run("cat /proc/1/environ"))).toEqual(expected)
+        // the network monitor enters /proc/<handle.pid>/ns/net; the process monitor attributes by /proc/<handle.pid>/ns/pid
+        const pid = handle.pid ?? -1
+        expect(yield* run("readlink /proc/self/ns/net /proc/self/ns/pid /proc/1/ns/net")).toBe(
+          [fs.readlinkSync(`/proc/${pid}/ns/net`), fs.readlinkSync(`/proc/${pid}/ns/pid`), fs.readlinkSync(`/proc/${pid}/ns/net`), ""].join("\n")
+        )
+        expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(fs.readlinkSync("/proc/self/ns/net"))
+        expect(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2)).toEqual(["/bin/sh", "-c"])
+      }
     })
   )
 

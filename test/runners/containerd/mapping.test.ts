@@ -3,19 +3,21 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
-import { resolveCwd, sandboxUser } from "../../../src/runners/bwrap/mapping.js"
+import { networkEnv, resolveCwd, sandboxUser } from "../../../src/runners/bwrap/mapping.js"
 import {
   checkSpec,
   containerMessage,
   execProcess,
   execProcessMessage,
   exitOutcome,
+  imageRequirements,
   INIT_SCRIPT,
   NAMESPACES,
   ociSpec,
   processOfExec,
   readExecProcess,
   readOciSpec,
+  sandboxEnv,
   sandboxStateOf,
   SPEC_TYPE_URL,
   specOfContainer,
@@ -41,7 +43,12 @@ const spec: SandboxSpec = {
   env: { LANG: "C.UTF-8" }
 }
 const user = sandboxUser("s1", 0x7000_0000, 0x1_0000)
-const etc = { passwd: "/data/state/s1/etc/passwd", group: "/data/state/s1/etc/group", hosts: "/data/state/s1/etc/hosts" }
+const etc = {
+  passwd: "/data/state/s1/etc/passwd",
+  group: "/data/state/s1/etc/group",
+  hosts: "/data/state/s1/etc/hosts",
+  resolvConf: "/data/state/s1/etc/resolv.conf"
+}
 const inputs: SpecInputs = { spec, user, cgroupParent: "hydravisor-containerd", etc, host: { swapLimit: true, arch: "x64" } }
 
 const specArbitrary: fc.Arbitrary<SandboxSpec> = fc.record({
@@ -55,7 +62,7 @@ const specArbitrary: fc.Arbitrary<SandboxSpec> = fc.record({
     memoryMb: fc.integer({ min: 1, max: 65_536 }),
     pids: fc.integer({ min: 1, max: 100_000 })
   }),
-  network: fc.constant("none" as const),
+  network: fc.constantFrom("none" as const, "allowlist" as const, "open" as const),
   env: arbitrary.env
 })
 
@@ -102,7 +109,31 @@ describe("ociSpec", () => {
     expect(oci.linux.readonlyPaths).toContain("/proc/sys")
   })
 
-  it("reads back what it wrote: hostname, workspace, user, limits, env, cgroup, /etc files", () => {
+  it("keeps a namespace with only lo in every network mode; with egress binds resolv.conf and points every process at the proxy", () => {
+    expect(oci.mounts.some((m) => m.destination === "/etc/resolv.conf")).toBe(false)
+    expect(oci.process.env.some((e) => /^(HTTPS?|ALL|NO)_PROXY=/i.test(e))).toBe(false)
+    for (const network of ["allowlist", "open"] as const) {
+      const egress = ociSpec({ ...inputs, spec: { ...spec, network } })
+      expect(egress.linux.namespaces).toEqual(oci.linux.namespaces)
+      expect(egress.mounts.find((m) => m.destination === "/etc/resolv.conf")).toEqual({
+        destination: "/etc/resolv.conf",
+        type: "bind",
+        source: etc.resolvConf,
+        options: ["rbind", "ro", "nosuid", "nodev", "noexec"]
+      })
+      expect(egress.process.env).toEqual(expect.arrayContaining([
+        "HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128", "ALL_PROXY=http://127.0.0.1:3128",
+        "http_proxy=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128", "NO_PROXY=localhost,127.0.0.1"
+      ]))
+      expect(egress.annotations).toEqual({ "io.hydravisor.network": network })
+    }
+    // the spec's own env wins over the proxy variables
+    expect(sandboxEnv({ ...spec, network: "open", env: { NO_PROXY: "*" } })).toMatchObject({ NO_PROXY: "*", HTTP_PROXY: "http://127.0.0.1:3128" })
+    expect(imageRequirements("none")).not.toContain("etc/resolv.conf")
+    expect(imageRequirements("allowlist")).toContain("etc/resolv.conf")
+  })
+
+  it("reads back what it wrote: hostname, workspace, user, limits, network, env, cgroup, /etc files", () => {
     fc.assert(
       fc.property(specArbitrary, (s) => {
         const u = sandboxUser(s.id, 0x7000_0000, 0x1_0000)
@@ -112,10 +143,10 @@ describe("ociSpec", () => {
           workspaceDir: s.workspaceDir,
           user: { uid: u.uid, gid: u.gid },
           resources: s.resources,
-          network: "none",
-          env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/workspace", ...s.env },
+          network: s.network,
+          env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/workspace", ...networkEnv(s.network), ...s.env },
           cgroupsPath: `/hydravisor-containerd/${s.id}`,
-          etc,
+          etc: s.network === "none" ? { passwd: etc.passwd, group: etc.group, hosts: etc.hosts } : etc,
           hardened: true
         })
       })
@@ -136,6 +167,10 @@ describe("ociSpec", () => {
     expect(Either.isLeft(readOciSpec({ ...oci, mounts: oci.mounts.filter((m) => m.destination !== "/workspace") }))).toBe(true)
     const root = Either.getOrThrow(readOciSpec({ ...oci, process: { ...oci.process, user: { uid: 0, gid: 0, additionalGids: [] } } }))
     expect(root.hardened).toBe(false)
+    const { annotations: _, ...older } = oci
+    expect(Either.getOrThrow(readOciSpec(older)).network).toBe("none")
+    expect(Either.isLeft(readOciSpec({ ...oci, annotations: { "io.hydravisor.network": "open" } }))).toBe(true)
+    expect(Either.isLeft(readOciSpec({ ...oci, annotations: { "io.hydravisor.network": "bridge" } }))).toBe(true)
   })
 })
 
@@ -164,7 +199,8 @@ describe("checkSpec", () => {
 
   it("accepts a plain spec and rejects what containerd or our isolation cannot take", () => {
     expect(Either.isRight(checkSpec(spec))).toBe(true)
-    rejects({ ...spec, network: "open" }, "NetworkModeUnsupported")
+    expect(Either.isRight(checkSpec({ ...spec, network: "allowlist" }))).toBe(true)
+    expect(Either.isRight(checkSpec({ ...spec, network: "open" }))).toBe(true)
     rejects({ ...spec, rootfs: { kind: "host" } }, "InvalidSandboxSpec", "rootfs")
     rejects({ ...spec, rootfs: { kind: "image", path: "relative" } }, "InvalidSandboxSpec", "rootfs.path")
     rejects({ ...spec, id: "-leading-dash" }, "InvalidSandboxSpec", "id")
