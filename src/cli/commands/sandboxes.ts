@@ -4,7 +4,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { viaDaemon } from "../daemon-call.js"
 import { ExitWith } from "../errors.js"
-import { dataDirOption, jsonOption } from "../options.js"
+import { dataDirOption, jsonOption, sandboxArg } from "../options.js"
 import { printJson, printTable, say } from "../output.js"
 
 type View = Record<string, unknown>
@@ -15,7 +15,6 @@ const field = (v: View, ...path: ReadonlyArray<string>): string => {
   return cur === undefined || cur === null ? "-" : typeof cur === "object" ? JSON.stringify(cur) : String(cur)
 }
 
-const sandboxArg = Args.text({ name: "sandbox" }).pipe(Args.withDescription("the sandbox's name or id"))
 
 const launch = Command.make(
   "launch",

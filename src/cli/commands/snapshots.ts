@@ -5,10 +5,9 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { SnapshotId, type Rollback, type Snapshot } from "../../adapters/sandbox/snapshots.js"
 import { viaDaemon } from "../daemon-call.js"
-import { dataDirOption, jsonOption } from "../options.js"
+import { dataDirOption, jsonOption, sandboxArg } from "../options.js"
 import { printJson, printTable, say } from "../output.js"
 
-const sandboxArg = Args.text({ name: "sandbox" }).pipe(Args.withDescription("the sandbox's name or id"))
 
 const snapshot = Command.make(
   "snapshot",

@@ -2,20 +2,14 @@
 // and, under loss, incomplete) into one observed exec. An exec whose chunks do not all arrive within
 // `staleAfterNs` is released with what arrived, its argv marked cut.
 import { ARGV_CAPTURE_BYTES, ARGV_CHUNK_BYTES } from "./trace-script.js"
-import { argvFromBytes, type NamespacedPid, type TraceLine } from "./trace-line.js"
-
-export interface ObservedExec {
-  readonly ts: number
-  readonly pid: number
-  readonly ppid: number
-  readonly uid: number
-  readonly level: number
-  readonly levels: ReadonlyArray<NamespacedPid>
-  readonly cgroupId: string
-  readonly argv: ReadonlyArray<string>
-}
+import { argvFromBytes, type TraceLine } from "./trace-line.js"
 
 type ExecLine = Extract<TraceLine, { kind: "exec" }>
+
+/** An exec line's task fields with its argv put together. */
+export interface ObservedExec extends Omit<ExecLine, "kind" | "mm" | "argLength"> {
+  readonly argv: ReadonlyArray<string>
+}
 type ArgvLine = Extract<TraceLine, { kind: "argv" }>
 
 interface Pending {
