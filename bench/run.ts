@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark script in bench/ one after another (each in its own process,
 // so they do not share a heap or a warm JIT) and prints their JSON figures as one document.
 // Usage: npm run bench [-- ledger store …]   (names select scripts; default: all)
+// Files starting with `_` are parts another script runs (bench/monitors.ts runs the _monitors-* ones).
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"

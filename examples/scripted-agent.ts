@@ -1,7 +1,9 @@
 // A small scripted agent: connects to Hydravisor over MCP, gets an environment, writes and runs code
-// in it, tries three things its policy denies (a path outside the workspace, a network connection,
-// another environment guessed by id), reads back its own audit trail, releases the environment and
-// prints a summary. Every one of these calls ends up in the signed ledger, the refused ones too.
+// in it, tries what its policy denies (programs the policy blocks, run directly and inside a shell
+// string; a path outside the workspace; another environment guessed by id; a network connection in
+// network mode none), reads back its own audit trail, releases the environment and prints a summary.
+// Every one of these calls ends up in the signed ledger, the refused ones too; the monitors record
+// what ran in the sandbox, what it wrote and where it tried to connect.
 //
 //   hydravisor agents add demo-agent                         # prints the token
 //   export HYDRAVISOR_TOKEN=hv_…
@@ -76,9 +78,23 @@ record(written.step, written.ok ? "ok" : "failed", written.ok ? `sha256 ${String
 const ran = await use("run it", "exec", { environment: id, argv: ["python3", "fib.py"] })
 record(ran.step, ran.ok && ran.value["exit_code"] === 0 ? "ok" : "failed", ran.ok ? `exit ${ran.value["exit_code"]}: ${String(ran.value["stdout"]).trim()}` : ran.text)
 
+// The default policy (restricted) blocks host-level programs: the exec is refused before it runs.
+for (const [step, argv] of [
+  ["run sudo (blocked by the policy)", ["sudo", "true"]],
+  ["run mount inside a shell string (blocked by the policy)", ["sh", "-c", "echo mounting && mount -t tmpfs none /mnt"]]
+] as const) {
+  const blocked = await use(step, "exec", { environment: id, argv: [...argv] })
+  record(blocked.step, blocked.ok ? "failed" : "refused", blocked.ok ? `it ran (exit ${blocked.value["exit_code"]})!` : blocked.text)
+}
+
 const escape = await use("read /etc/shadow through ../", "read_file", { environment: id, path: "../../../../etc/shadow" })
 record(escape.step, escape.ok ? "failed" : "refused", escape.ok ? "read outside the workspace!" : escape.text)
 
+const guessed = await use("describe a guessed environment id", "describe_environment", { environment: "0123456789abcdef" })
+record(guessed.step, guessed.ok ? "failed" : "refused", guessed.ok ? "saw an environment that is not ours!" : guessed.text)
+
+// Mode none: the sandbox has only loopback; the name lookup goes to the DNS filter, which refuses it
+// and records a denied ConnectionAttempted.
 const network = await use("open a connection to pypi.org:443", "exec", {
   environment: id,
   argv: ["python3", "-c", "import socket; socket.create_connection(('pypi.org', 443), timeout=3)"],
@@ -86,9 +102,6 @@ const network = await use("open a connection to pypi.org:443", "exec", {
 })
 const connected = network.ok && network.value["exit_code"] === 0
 record(network.step, connected ? "failed" : "refused", connected ? "the connection went through!" : `exit ${network.value["exit_code"]}: ${String(network.value["stderr"] ?? network.text).trim().split("\n").pop()}`)
-
-const guessed = await use("describe a guessed environment id", "describe_environment", { environment: "0123456789abcdef" })
-record(guessed.step, guessed.ok ? "failed" : "refused", guessed.ok ? "saw an environment that is not ours!" : guessed.text)
 
 const trail = await use("read my audit trail", "get_audit_trail", { environment: id })
 const types = (trail.value["events"] ?? []).map((e: { type: string }) => e.type) as Array<string>
@@ -103,8 +116,8 @@ const summary = {
   transport: http ? "http" : "stdio",
   environment: id,
   steps,
-  // The three denials must be refused; everything else must succeed.
-  as_expected: steps.every((s) => (/guessed|\.\.\/|connection/.test(s.step) ? s.outcome === "refused" : s.outcome === "ok"))
+  // What the policy denies must be refused; everything else must succeed.
+  as_expected: steps.every((s) => (/blocked|guessed|\.\.\/|connection/.test(s.step) ? s.outcome === "refused" : s.outcome === "ok"))
 }
 console.log(JSON.stringify(summary, null, 2))
 process.exit(summary.as_expected ? 0 : 1)

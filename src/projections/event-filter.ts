@@ -41,7 +41,8 @@ const UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_
 export const parseSince = (text: string, now: number): Either.Either<number, InvalidFilter> => {
   const relative = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text.trim())
   if (relative !== null) return Either.right(now - Number(relative[1]) * UNITS[relative[2]!]!)
-  const at = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.test(text) ? Date.parse(text) : NaN
+  // A time needs its offset (else Date.parse takes it as local time); a bare date is UTC midnight.
+  const at = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? Date.parse(text) : NaN
   return Number.isFinite(at)
     ? Either.right(at)
     : Either.left(new InvalidFilter({ option: "since", value: text, reason: "give an RFC 3339 time (2026-11-23T10:00:00Z) or a duration such as 30s, 10m, 2h, 7d" }))

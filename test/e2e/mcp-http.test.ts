@@ -3,6 +3,8 @@
 // refusals (401 + AccessDenied, never the token), sessions bound to their agent, a fuzz run over
 // HTTP, and the CLI still served by the same daemon.
 import { spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { request } from "node:http"
 import type { ChildProcess } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -150,7 +152,7 @@ describe("MCP over streamable HTTP", () => {
     expect(await structured(alice, "describe_environment", { environment: own.id })).toMatchObject({ state: "running" })
   }, 90_000)
 
-  it("the example agent runs its script: what its policy denies is refused, and all of it recorded", async () => {
+  it("the example agent runs its script: what its policy denies is refused (blocked programs by the policy's rule, the network by the monitor), and all of it recorded", async () => {
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
       const child = spawn(process.execPath, ["--import", "tsx", "examples/scripted-agent.ts", "--http", daemon.url], {
         cwd: projectRoot,
@@ -165,13 +167,37 @@ describe("MCP over streamable HTTP", () => {
     })
     expect(run.code, run.stderr).toBe(0)
     const summary = JSON.parse(run.stdout)
-    expect(summary.steps.filter((st: { outcome: string }) => st.outcome === "refused").length).toBe(3)
-    const calls = s.records().filter((r) => r.type === "ToolCalled" && r.actor.id === "demo-agent")
-    expect(calls.map((r) => r.data.tool)).toEqual(["request_environment", "write_file", "exec", "read_file", "exec", "describe_environment", "get_audit_trail", "release_environment"])
-    expect(calls.filter((r) => r.data.outcome === "refused").map((r) => r.data.tool)).toEqual(["read_file", "describe_environment"])
-    const network = s.records().filter((r) => r.type === "CommandExecuted" && r.actor.id === "demo-agent")[1]
-    expect(network.data.exitCode).not.toBe(0)
+    expect(summary.steps.filter((st: { outcome: string }) => st.outcome === "refused").length).toBe(5)
+    const records = s.records()
+    const calls = records.filter((r) => r.type === "ToolCalled" && r.actor.id === "demo-agent")
+    expect(calls.map((r) => r.data.tool)).toEqual(["request_environment", "write_file", "exec", "exec", "exec", "read_file", "describe_environment", "exec", "get_audit_trail", "release_environment"])
+    expect(calls.filter((r) => r.data.outcome === "refused").map((r) => r.data.tool)).toEqual(["exec", "exec", "read_file", "describe_environment"])
+    const policyRefused = records.filter((r) => r.type === "CommandRejected" && r.actor.id === "demo-agent")
+    expect(policyRefused.map((r) => [r.data.rejection, r.correlation])).toEqual([calls[3], calls[4]].map((c) => ["PolicyRefused", c.correlation]))
+    expect(policyRefused.map((r) => r.data.reason)).toEqual([expect.stringMatching(/^policy restricted: commands\.blocked\[\d+\]: .*sudo/), expect.stringMatching(/^policy restricted: commands\.blocked\[\d+\]: .*mount/)])
+    const executed = records.filter((r) => r.type === "CommandExecuted" && r.actor.id === "demo-agent")
+    expect(executed.length).toBe(2)
+    expect(executed[1].data.exitCode).not.toBe(0)
+    const denied = records.filter((r) => r.stream === `observations-${summary.environment}` && r.type === "ConnectionAttempted" && r.data.decision === "denied")
+    expect(denied.map((r) => r.data.host)).toContain("pypi.org")
   }, 90_000)
+
+  it("an agent whose policy (applied with `hydravisor policy apply`, through the daemon) withholds can_create is refused with the rule, recorded", async () => {
+    const file = join(s.root, "watch-only.yaml")
+    writeFileSync(file, ["name: watch-only", "description: Agents may only run commands in what they are given", "extends: restricted", "access:", "  assign:", '    "agent:*": sandboxed', ""].join("\n"))
+    const applied = await s.hv("policy", "apply", file)
+    expect(applied.code, applied.stderr).toBe(0)
+    const watcher = await connect(await addAgent(s, "watcher", "--policy", "watch-only"))
+    const result = await watcher.callTool({ name: "request_environment", arguments: { template: "research-env", name: "not-for-watcher" } })
+    expect(result.isError).toBe(true)
+    expect(JSON.stringify(result.content)).toContain("access denied by policy watch-only: access.roles.sandboxed.can_create")
+    const records = s.records()
+    const toolCall = records.filter((r) => r.type === "ToolCalled" && r.actor.id === "watcher").pop()
+    expect(toolCall.data).toMatchObject({ tool: "request_environment", outcome: "refused", transport: "http" })
+    const denied = records.filter((r) => r.type === "AccessDenied" && r.correlation === toolCall.correlation)
+    expect(denied.map((r) => r.data)).toEqual([expect.objectContaining({ reason: "policy-denied", agentId: "watcher", policy: "watch-only", rule: "access.roles.sandboxed.can_create", remote: "127.0.0.1" })])
+    expect(records.some((r) => r.type === "SandboxRequested" && JSON.stringify(r.data).includes("not-for-watcher"))).toBe(false)
+  }, 60_000)
 
   it("the daemon still serves the CLI, and on SIGTERM stops every sandbox, recorded", async () => {
     const listed = await s.hv("list", "--json")

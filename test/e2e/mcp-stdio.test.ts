@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { unsealData } from "../../src/domain/events/redactable.js"
 import { projectRoot } from "../support/cli.js"
 import { addAgent } from "../adapters/mcp/support/host-fixture.js"
 import { cleanUp, daemonPid, nodeArgs, session, stopDaemon, verifyCopy, type Session } from "../adapters/mcp/support/cli.js"
@@ -62,6 +63,10 @@ describe("MCP over stdio", () => {
     expect(linked("write_file")).toEqual(["WorkspaceFileWritten"])
     expect(linked("exec")).toEqual(["CommandStarted", "CommandExecuted"])
     expect(linked("release_environment")).toEqual(["SandboxStopped", "SandboxDestroyed"])
+    // The daemon's monitors watched the sandbox; what they saw is the sandbox's, linked to no call.
+    const observed = records.filter((r) => r.stream === `observations-${env.id}`)
+    expect(observed.filter((r) => r.type === "ProcessStarted").map((r) => (unsealData(r.data)["argv"] as Array<string>)[0])).toContain("tr")
+    expect(observed.every((r) => r.correlation === null || !calls.some((c) => c.correlation === r.correlation))).toBe(true)
     expect(records.filter((r) => r.type === "AgentRegistered").map((r) => r.data.agentId)).toEqual(["alice"])
     expect(s.bodies().some((b) => b.includes(token))).toBe(false)
   }, 120_000)

@@ -2,9 +2,14 @@
 // id per command and takes none from its caller, so the MCP host puts this Ledger in front of the
 // writer: inside `withCallCorrelation(id)` every append (by the service too) carries `id`.
 import { Effect, FiberRef, Layer } from "effect"
+import { observationStream } from "../../domain/monitors/monitor-events.js"
 import { Ledger } from "../ledger/ledger.js"
 
 const CallCorrelation = FiberRef.unsafeMake<string | null>(null)
+
+// Monitors started by a launch run in fibers forked from the call and would inherit its id; what
+// they observe later is the sandbox's, not the call's.
+const OBSERVATIONS = observationStream("")
 
 export const withCallCorrelation = (correlation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, CallCorrelation, correlation)
 
@@ -14,6 +19,8 @@ export const CorrelatingLedger = Layer.effect(
   Effect.map(Ledger, (ledger) => ({
     ...ledger,
     append: (stream, events, options) =>
-      Effect.flatMap(FiberRef.get(CallCorrelation), (correlation) => ledger.append(stream, events, correlation === null ? options : { ...options, correlation }))
+      Effect.flatMap(FiberRef.get(CallCorrelation), (correlation) =>
+        ledger.append(stream, events, correlation === null || stream.startsWith(OBSERVATIONS) ? options : { ...options, correlation })
+      )
   }))
 )

@@ -7,6 +7,7 @@ import { agentStream } from "../../domain/events/agent-events.js"
 import type { SandboxView } from "../../projections/sandboxes.js"
 import { findTemplate, loadTemplates } from "../config/load-templates.js"
 import { makeSnapshots, type SnapshotError } from "../sandbox/snapshots.js"
+import { makePolicyGate } from "./policy-gate.js"
 import { recordBaseline } from "./workspace-tools.js"
 import type { ToolDeps } from "./tool-deps.js"
 import { agentActor, findOwn, fromServiceError, ownEnvironments, ToolFailed, ToolRefused, type ToolContext } from "./tool-context.js"
@@ -30,12 +31,14 @@ const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8")
 export const environmentTools = (deps: ToolDeps) => {
   const { service, ledger } = deps
   const snapshots = makeSnapshots(deps)
+  const gate = makePolicyGate(deps)
   const own = (ctx: ToolContext, ref: string, options: { readonly released?: boolean } = {}) => findOwn(service, ledger.writerId, ctx, ref, options)
   const fromService = Effect.mapError(fromServiceError)
 
   const request_environment = (input: ToolInput<"request_environment">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const { agent } = ctx.caller
+      yield* gate.require(ctx, "can_create", null)
       if (agent.policy !== null && input.policy !== undefined && input.policy !== agent.policy)
         return yield* new ToolRefused({ reason: `agent '${agent.id}' is bound to policy '${agent.policy}'; it cannot ask for '${input.policy}'` })
       const catalog = yield* loadTemplates({ userDir: deps.config.environments.templates_dir }).pipe(
@@ -73,6 +76,7 @@ export const environmentTools = (deps: ToolDeps) => {
   const exec = (input: ToolInput<"exec">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
+      yield* gate.require(ctx, "can_exec", view)
       const out = yield* service
         .exec(
           view.id,
@@ -115,6 +119,7 @@ export const environmentTools = (deps: ToolDeps) => {
   const snapshot = (input: ToolInput<"snapshot">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
+      yield* gate.require(ctx, "can_exec", view)
       const taken = yield* snapshots.take(view, agentRecording(ctx)).pipe(Effect.mapError(snapshotError))
       return { snapshot_id: taken.snapshotId, content_hash: taken.contentHash, created_at: taken.createdAt }
     })
@@ -122,6 +127,7 @@ export const environmentTools = (deps: ToolDeps) => {
   const rollback = (input: ToolInput<"rollback">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
+      yield* gate.require(ctx, "can_exec", view)
       const done = yield* snapshots.rollback(view, input.snapshot_id, agentRecording(ctx)).pipe(Effect.mapError(snapshotError))
       return { snapshot_id: done.snapshotId, restored: true as const }
     })

@@ -7,6 +7,7 @@ import { unsealData, valueOr } from "../../domain/events/redactable.js"
 import type { LedgerRecord } from "../../domain/ledger/record.js"
 import { sandboxStream } from "../../domain/sandbox/sandbox-events.js"
 import { comparePositions, type StoredRecord } from "../store/event-store.js"
+import { makePolicyGate } from "./policy-gate.js"
 import type { ToolDeps } from "./tool-deps.js"
 import { findOwn, ToolFailed, type ToolContext } from "./tool-context.js"
 import type { ToolInput, ToolOutput } from "./tool-schemas.js"
@@ -33,6 +34,7 @@ const shown = (record: LedgerRecord): AuditEvent => {
 }
 
 export const ledgerTools = (deps: ToolDeps) => {
+  const gate = makePolicyGate(deps)
   const readStream = (stream: string) =>
     Stream.runCollect(deps.store.readStream(stream)).pipe(
       Effect.map((chunk) => Array.from(chunk)),
@@ -53,10 +55,15 @@ export const ledgerTools = (deps: ToolDeps) => {
       return { environment: sandboxId, events: wanted.slice(-limit).map(shown), truncated: wanted.length > limit }
     })
 
+  /** One of the caller's environments (released ones too), if its policy lets it read audit trails. */
+  const auditable = (ctx: ToolContext, ref: string) =>
+    Effect.tap(findOwn(deps.service, deps.ledger.writerId, ctx, ref, { released: true }), (view) => gate.require(ctx, "can_read_audit", view))
+
   const get_audit_trail = (input: ToolInput<"get_audit_trail">, ctx: ToolContext) =>
-    Effect.flatMap(findOwn(deps.service, deps.ledger.writerId, ctx, input.environment, { released: true }), (view) =>
-      auditTrail(ctx.caller.agent.id, view.id, input.limit ?? DEFAULT_LIMIT, input.types)
-    )
+    Effect.flatMap(auditable(ctx, input.environment), (view) => auditTrail(ctx.caller.agent.id, view.id, input.limit ?? DEFAULT_LIMIT, input.types))
+
+  /** The `hydravisor://environments/{id}/audit` resource. */
+  const auditResource = (ref: string, ctx: ToolContext) => Effect.flatMap(auditable(ctx, ref), (view) => auditTrail(ctx.caller.agent.id, view.id, 5000))
 
   const environment_log = (input: ToolInput<"environment_log">, ctx: ToolContext) =>
     Effect.gen(function* () {
@@ -100,5 +107,5 @@ export const ledgerTools = (deps: ToolDeps) => {
       return { commands: all.slice(-limit), truncated: all.length > limit }
     })
 
-  return { get_audit_trail, environment_log, auditTrail }
+  return { get_audit_trail, environment_log, auditResource }
 }

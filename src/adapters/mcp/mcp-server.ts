@@ -14,7 +14,8 @@ import { auditedTransport, makeCallBook, recordToolCall } from "./call-audit.js"
 import { withCallCorrelation } from "./correlation.js"
 import { environmentTools } from "./environment-tools.js"
 import { ledgerTools } from "./ledger-tools.js"
-import { findOwn, ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
+import { declaredModel } from "./policy-gate.js"
+import { ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
 import { toolDeps } from "./tool-deps.js"
 import { tools, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
 import { workspaceTools } from "./workspace-tools.js"
@@ -54,8 +55,8 @@ export const makeMcpCore = (options: McpCoreOptions) =>
     const handlers: Handlers = { ...environmentTools(deps), ...workspaceTools(deps), ...ledgerSide }
 
     /** Runs a call and records it; the answer is built from the outcome once the record is in. */
-    const runCall = async <A>(caller: Caller, call: CallState, body: (ctx: ToolContext) => Effect.Effect<A, ToolError>) => {
-      const ctx: ToolContext = { caller, call }
+    const runCall = async <A>(caller: Caller, call: CallState, model: string | null, body: (ctx: ToolContext) => Effect.Effect<A, ToolError>) => {
+      const ctx: ToolContext = { caller, call, model }
       // Over HTTP the request carrying the call was authenticated just now; other connections live long.
       const checked = caller.transport === "http" ? body(ctx) : access.recheck(caller, call).pipe(Effect.zipRight(body(ctx)))
       const program = checked.pipe(withCallCorrelation(call.callId))
@@ -85,6 +86,7 @@ export const makeMcpCore = (options: McpCoreOptions) =>
       const book = makeCallBook()
       const server = new McpServer(SERVER_INFO, { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS })
       const claim = (id: RequestId, tool: string, args: unknown) => book.claim(id, { tool, arguments: args })
+      const model = () => declaredModel(server.server.getClientCapabilities())
 
       for (const name of Object.keys(tools) as Array<ToolName>) {
         const def = tools[name]
@@ -99,7 +101,7 @@ export const makeMcpCore = (options: McpCoreOptions) =>
             annotations: { readOnlyHint: READ_ONLY.has(name), destructiveHint: DESTRUCTIVE.has(name), openWorldHint: false }
           },
           async (args: unknown, extra: { requestId: RequestId }): Promise<CallToolResult> => {
-            const result = await runCall(caller, claim(extra.requestId, name, args), (ctx) => handler(args, ctx))
+            const result = await runCall(caller, claim(extra.requestId, name, args), model(), (ctx) => handler(args, ctx))
             if (!result.ok) return errorResult(result.error)
             return { content: [{ type: "text", text: JSON.stringify(result.value) }], structuredContent: result.value as Record<string, unknown> }
           }
@@ -118,9 +120,7 @@ export const makeMcpCore = (options: McpCoreOptions) =>
         async (uri, variables, extra): Promise<ReadResourceResult> => {
           const ref = String(variables["id"] ?? "")
           const call = claim(extra.requestId, "resources/read", { uri: uri.href })
-          const result = await runCall(caller, call, (ctx) =>
-            Effect.flatMap(findOwn(deps.service, deps.ledger.writerId, ctx, ref, { released: true }), (view) => ledgerSide.auditTrail(caller.agent.id, view.id, 5000))
-          )
+          const result = await runCall(caller, call, model(), (ctx) => ledgerSide.auditResource(ref, ctx))
           if (!result.ok) throw new Error(result.error)
           return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(result.value) }] }
         }

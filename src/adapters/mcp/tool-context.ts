@@ -58,6 +58,8 @@ export interface Caller {
 export interface ToolContext {
   readonly caller: Caller
   readonly call: CallState
+  /** The model the client declared when it connected (see policy-gate.ts), if any. */
+  readonly model: string | null
 }
 
 export const agentActor = (agent: Agent): Actor => ({ kind: "agent", id: agent.id })

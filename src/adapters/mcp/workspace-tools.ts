@@ -8,6 +8,7 @@ import { Effect, Schema } from "effect"
 import { compareManifests, unifiedDiff, type ManifestEntry } from "../../domain/agents/workspace-diff.js"
 import { agentStream, WorkspaceFileWritten } from "../../domain/events/agent-events.js"
 import { sandboxDirs } from "../sandbox/mapping.js"
+import { makePolicyGate } from "./policy-gate.js"
 import type { ToolDeps } from "./tool-deps.js"
 import { agentActor, findOwn, fromServiceError, ToolFailed, ToolRefused, type ToolContext, type ToolError } from "./tool-context.js"
 import { MAX_FILE_BYTES, type ToolInput } from "./tool-schemas.js"
@@ -73,6 +74,7 @@ const readBaseline = (dataDir: string, sandboxId: string): { since: string; entr
 
 export const workspaceTools = (deps: ToolDeps) => {
   const own = (ctx: ToolContext, ref: string) => findOwn(deps.service, deps.ledger.writerId, ctx, ref)
+  const gate = makePolicyGate(deps)
   const workspaceOf = (sandboxId: string) => openWorkspace(sandboxDirs(deps.dataDir, sandboxId).workspace).pipe(fromWorkspace)
 
   const read_file = (input: ToolInput<"read_file">, ctx: ToolContext) =>
@@ -94,6 +96,7 @@ export const workspaceTools = (deps: ToolDeps) => {
   const write_file = (input: ToolInput<"write_file">, ctx: ToolContext) =>
     Effect.gen(function* () {
       const view = yield* own(ctx, input.environment)
+      yield* gate.require(ctx, "can_exec", view)
       if (input.encoding === "base64" && !BASE64.test(input.content.replace(/\s+/g, ""))) return yield* new ToolRefused({ reason: "content is not base64" })
       const content = Buffer.from(input.content, input.encoding === "base64" ? "base64" : "utf8")
       if (content.byteLength > MAX_FILE_BYTES) return yield* new ToolRefused({ reason: `content is larger than ${MAX_FILE_BYTES} bytes` })

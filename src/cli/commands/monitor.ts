@@ -1,9 +1,11 @@
 // `hydravisor monitor`: what happened in sandboxes, from the ledger. Without --real-time it prints the
 // recorded events that match and exits; with it, it then follows new events as they are recorded
 // (one JSON object per line with --json). Reads the store read-only: it never blocks the daemon.
+// Sensitive fields print as their value while sealed and as `{ "$redacted": … }` once redacted.
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option, Stream } from "effect"
 import { eventDefinitions } from "../../domain/events/catalogue.js"
+import { unsealData } from "../../domain/events/redactable.js"
 import type { LedgerRecord } from "../../domain/ledger/record.js"
 import { alertLevels, matches, parseSince, parseTypes, sandboxIdOf, type EventFilter } from "../../projections/event-filter.js"
 import { resolveDataDir } from "../data-dir.js"
@@ -51,7 +53,7 @@ export const monitorCommand = Command.make("monitor", options, (o) =>
         printed++
         const sandboxId = sandboxIdOf(record)
         if (o.json) {
-          return Console.log(JSON.stringify({ seq: record.chain.seq, id: record.id, at: record.at, stream: record.stream, type: record.type, sandboxId, sandbox: sandboxId === null ? null : nameOf(sandboxId) ?? null, actor: record.actor, data: record.data }))
+          return Console.log(JSON.stringify({ seq: record.chain.seq, id: record.id, at: record.at, stream: record.stream, type: record.type, sandboxId, sandbox: sandboxId === null ? null : nameOf(sandboxId) ?? null, actor: record.actor, data: unsealData(record.data) }))
         }
         const who = sandboxId === null ? "-" : nameOf(sandboxId) ?? sandboxId.slice(0, 12)
         return Console.log(`${record.at}  ${who}  ${record.type}  ${summarize(record)}`)

@@ -1,7 +1,7 @@
 // The snapshot verbs: `snapshot NAME` copies a sandbox's workspace, `snapshot NAME --list` lists the
 // recorded snapshots, `rollback NAME --to ID` puts one back. Each is one request to the daemon,
 // which records WorkspaceSnapshotted / WorkspaceRolledBack with the content hash.
-import { Args, Command, Options } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import { SnapshotId, type Rollback, type Snapshot } from "../../adapters/sandbox/snapshots.js"
 import { viaDaemon } from "../daemon-call.js"

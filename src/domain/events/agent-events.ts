@@ -50,7 +50,8 @@ export const DenialReason = Schema.Literal(
   "revoked-token",
   "agent-mismatch",
   "foreign-session",
-  "not-owner"
+  "not-owner",
+  "policy-denied"
 )
 export type DenialReason = Schema.Schema.Type<typeof DenialReason>
 
@@ -65,9 +66,12 @@ export const AccessDenied = defineEvent(
     tool: Schema.NullOr(Schema.String),
     sandboxId: Schema.NullOr(Schema.String),
     /** The peer address (HTTP) or null. */
-    remote: Schema.NullOr(Schema.String)
+    remote: Schema.NullOr(Schema.String),
+    /** `policy-denied`: the policy and the rule of it that refused (`access.roles.sandboxed.can_create`). */
+    policy: Schema.optional(Schema.String),
+    rule: Schema.optional(Schema.String)
   }),
-  { description: "A request was refused before it reached a tool: no, a wrong, expired or revoked token, or another agent's sandbox." }
+  { description: "A request was refused before it reached a tool: no, a wrong, expired or revoked token, another agent's sandbox, or a capability the agent's policy does not grant." }
 )
 
 export const ToolOutcome = Schema.Literal("ok", "refused", "invalid", "failed")

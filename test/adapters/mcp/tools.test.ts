@@ -14,6 +14,7 @@ let alice: Client
 
 beforeAll(async () => {
   host = await startHost([{ id: "alice" }, { id: "bound", policy: "strict" }, { id: "leaving" }])
+  await host.applyPolicy({ name: "strict", description: "restricted, with smaller sandboxes", extends: "restricted", resources: { limits: { memory_mb: 512 } } })
   alice = await host.connect("alice")
 }, 60_000)
 

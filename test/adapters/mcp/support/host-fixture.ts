@@ -1,7 +1,7 @@
 // The daemon's MCP core in the test process (real SQLite ledger, real bwrap runner on the test cgroup
 // subtree), agents registered with real tokens, and SDK clients linked to it in memory.
 import { join } from "node:path"
-import { Chunk, Effect, Either, ManagedRuntime, Stream } from "effect"
+import { Chunk, Effect, Either, ManagedRuntime, Schema, Stream } from "effect"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { hashToken, newToken, updateRegistry } from "../../../../src/adapters/agents/agent-registry.js"
@@ -9,6 +9,7 @@ import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
 import { verifyLedger } from "../../../../src/adapters/ledger/verify.js"
 import { mcpHostLayer } from "../../../../src/adapters/mcp/host.js"
 import { makeMcpCore, type McpCore } from "../../../../src/adapters/mcp/mcp-server.js"
+import { applyPolicy } from "../../../../src/adapters/policy/policy-store.js"
 import { fromRunnerHandle } from "../../../../src/adapters/sandbox/mapping.js"
 import { SandboxService } from "../../../../src/adapters/sandbox/sandbox-service.js"
 import { EventStore } from "../../../../src/adapters/store/event-store.js"
@@ -16,6 +17,7 @@ import { register, type RegisteredAgent } from "../../../../src/domain/agents/ag
 import { defaultConfig } from "../../../../src/domain/config/config.js"
 import { unsealData } from "../../../../src/domain/events/redactable.js"
 import type { LedgerRecord } from "../../../../src/domain/ledger/record.js"
+import { PolicyDocument } from "../../../../src/domain/policy/policy-document.js"
 import { layer as bwrapLayer } from "../../../../src/runners/bwrap/bwrap-runner.js"
 import { Runner } from "../../../../src/runners/runner.js"
 import { removeDir, tempDir } from "../../../support/ledger-fixture.js"
@@ -47,8 +49,10 @@ export interface TestHost {
   readonly dataDir: string
   readonly core: McpCore
   readonly tokens: Map<string, string>
-  /** An SDK client of `agent`, linked in memory. */
-  readonly connect: (agent: string) => Promise<Client>
+  /** An SDK client of `agent`, linked in memory; `model` is declared in its capabilities. */
+  readonly connect: (agent: string, options?: { readonly model?: string }) => Promise<Client>
+  /** Applies a policy document (as `hydravisor policy apply` does), by the operator. */
+  readonly applyPolicy: (document: unknown) => Promise<void>
   readonly run: <A, E>(effect: Effect.Effect<A, E, SandboxService | EventStore | Runner | Ledger>) => Promise<A>
   /** Every record, payloads unsealed. */
   readonly records: () => Promise<ReadonlyArray<LedgerRecord>>
@@ -67,12 +71,13 @@ export const startHost = async (agents: ReadonlyArray<AgentSpec>): Promise<TestH
   const core = await run(makeMcpCore({ dataDir, config: defaultConfig, adHoc: null, log }))
   const clients: Array<Client> = []
 
-  const connect = async (agentId: string) => {
+  const connect = async (agentId: string, options: { readonly model?: string } = {}) => {
     const agent = await run(Effect.either(core.access.authenticate(tokens.get(agentId), null, { transport: "memory", remote: null })))
     if (Either.isLeft(agent)) throw new Error(agent.left.message)
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     await core.connect(serverSide, { agent: agent.right, transport: "memory", session: `test-${agentId}`, remote: null })
-    const client = new Client({ name: `test-${agentId}`, version: "1" })
+    const capabilities = options.model === undefined ? {} : { experimental: { hydravisor: { model: options.model } } }
+    const client = new Client({ name: `test-${agentId}`, version: "1" }, { capabilities })
     await client.connect(clientSide)
     clients.push(client)
     return client
@@ -84,6 +89,13 @@ export const startHost = async (agents: ReadonlyArray<AgentSpec>): Promise<TestH
         Effect.map((chunk) => Chunk.toReadonlyArray(chunk).map((s) => ({ ...s.record, data: unsealData(s.record.data) })))
       )
     )
+
+  const apply = async (document: unknown) => {
+    const decoded = Schema.decodeUnknownSync(PolicyDocument, { onExcessProperty: "error" })(document)
+    await run(Effect.gen(function* () {
+      yield* applyPolicy(yield* Ledger, yield* EventStore, decoded, "test", { kind: "operator", id: "test" })
+    }))
+  }
 
   const verify = () => run(Effect.flatMap(EventStore, (store) => verifyLedger(store, { mode: "full", workers: 0 })))
 
@@ -102,7 +114,7 @@ export const startHost = async (agents: ReadonlyArray<AgentSpec>): Promise<TestH
     removeDir(root)
   }
 
-  return { dataDir, core, tokens, connect, run, records, verify, close }
+  return { dataDir, core, tokens, connect, applyPolicy: apply, run, records, verify, close }
 }
 
 /** The structured result of a tool call, or its error text. */
