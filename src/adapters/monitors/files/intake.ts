@@ -34,6 +34,26 @@ export const onRaw = (context: IntakeContext, event: string, name: unknown, watc
   if (rel === null || rel === "") return
   const { key, exists } = keyNow(context, rel)
   context.note(key, event === "rename" && exists && !context.recorded(key))
+  // A directory that just appeared may already hold entries written before its own watch exists
+  // (`mkdir d && echo x > d/f`): read it now, so they are noted before the monitor can look settled.
+  if (exists && key.endsWith("/")) noteContents(context, rel)
+}
+
+/** Notes, as added, every entry under a new directory that is neither recorded nor pending (bounded). */
+const noteContents = (context: IntakeContext, rel: string, budget = { left: 10_000 }): void => {
+  let entries: Array<fs.Dirent>
+  try {
+    entries = fs.readdirSync(hostPath(context.workspaceDir, rel), { withFileTypes: true })
+  } catch {
+    return // gone again: its parent's events report that
+  }
+  for (const entry of entries) {
+    if (budget.left-- <= 0) return
+    const child = rel === "" ? entry.name : `${rel.replace(/\/$/, "")}/${entry.name}`
+    const key = entry.isDirectory() ? directoryKey(child) : child
+    if (!context.recorded(key) && !context.pending(key)) context.note(key, true)
+    if (entry.isDirectory()) noteContents(context, child, budget)
+  }
 }
 
 export const onChokidarEvent = (context: IntakeContext, event: string, file: string): void => {

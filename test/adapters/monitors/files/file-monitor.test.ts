@@ -46,6 +46,23 @@ describe("file monitor (bwrap sandbox, SQLite ledger)", () => {
     120_000
   )
 
+  it.scopedLive("files written into a directory the same instant it is created are noticed, not left to the closing rescan", () =>
+    Effect.gen(function* () {
+      const { result, workspace, stats, events } = yield* monitoredSandbox("fresh-dirs", {}, ({ sandbox, monitor }) =>
+        Effect.gen(function* () {
+          const run = yield* sandbox.sh(`i=0; while [ $i -lt 100 ]; do mkdir -p d$i/sub && echo $i > d$i/sub/f && echo $i > d$i/g; i=$((i+1)); done`)
+          yield* monitor.flush
+          return run
+        })
+      )
+      expect(result.exitCode).toBe(0)
+      expect(wrongHashes(workspace, events)).toEqual([])
+      expect(new Set(fileChanges(events).map((c) => c.path)).size).toBe(400)
+      expect(stats).toMatchObject({ synthetic: 0, dropped: 0, gaps: 0 })
+      expect(events.some((e) => e.type === "MonitorGap")).toBe(false)
+      expectBracketed(events)
+    }), 120_000)
+
   it.scopedLive("delete, rename (file and directory) and chmod are recorded with their change kind and paths", () =>
     Effect.gen(function* () {
       const { result, events } = yield* monitoredSandbox("kinds", {}, ({ sandbox, monitor }) =>
