@@ -13,7 +13,7 @@ import type { Observed } from "./changes.js"
 import { forcedOut, makeCoalescer, type Burst } from "./coalescer.js"
 import { readEntry, sameState, walkWorkspace, type ReadEntry } from "./file-state.js"
 import { iso, makeRecorder } from "./recorder.js"
-import { onChokidarEvent, onRaw, type IntakeContext } from "./intake.js"
+import { noteContents, onChokidarEvent, onRaw, type IntakeContext } from "./intake.js"
 
 export interface FileMonitorOptions {
   /** Where diffs are stored (`<dataDir>/blobs`). */
@@ -103,8 +103,12 @@ export const makeFileMonitor = (options: FileMonitorOptions): FileMonitor => {
 
       const watcher = watch(ws, { persistent: true, ignoreInitial: true, followSymlinks: false, atomic: false, awaitWriteFinish: false, usePolling: false })
       yield* Effect.addFinalizer(() => Effect.promise(() => watcher.close()))
+      // Directories that appeared since the monitor last settled: their own watches start late (chokidar
+      // sets them up asynchronously), so they are read again before the monitor calls itself settled.
+      const fresh = new Set<string>()
       const intake: IntakeContext = {
         workspaceDir: ws,
+        appeared: (rel) => void fresh.add(rel),
         pending: (key) => coalescer.has(key) || inFlight.has(key),
         recorded: (key) => recorder.recorded.has(key),
         note: (key, isAdd) => {
@@ -280,10 +284,18 @@ export const makeFileMonitor = (options: FileMonitorOptions): FileMonitor => {
 
       const settled = () => Date.now() - lastNotificationAt >= settleMs && coalescer.size() === 0 && rechecks.size === 0 && gaps.length === 0 && overflow === null && refused === null && !rescanWanted
       // waits one settle period at least: notifications of writes made just before may still be on their way
+      /** Reads the fresh directories again; true when that noted something (then not settled yet). */
+      const recheckFresh = () => {
+        const before = stats.notifications + stats.dropped
+        for (const dir of fresh) noteContents(intake, dir)
+        const found = stats.notifications + stats.dropped > before
+        if (!found) fresh.clear()
+        return found
+      }
       const flush = Effect.gen(function* () {
         const since = Date.now()
         for (;;) {
-          if (Date.now() - since >= settleMs && settled() && (yield* lock.withPermits(1)(Effect.sync(settled)))) return
+          if (Date.now() - since >= settleMs && settled() && !recheckFresh() && (yield* lock.withPermits(1)(Effect.sync(settled)))) return
           yield* Effect.sleep(`${tickMs} millis`)
         }
       })
@@ -292,6 +304,7 @@ export const makeFileMonitor = (options: FileMonitorOptions): FileMonitor => {
         Effect.gen(function* () {
           yield* Fiber.interrupt(loop)
           yield* Effect.promise(() => watcher.close())
+          yield* Effect.sync(recheckFresh)
           yield* locked(true)
           yield* lock.withPermits(1)(Effect.uninterruptible(verify))
           yield* append([{ type: "MonitorStopped", data: { sandboxId: target.sandboxId, monitor: "files", reason: "monitor scope closed", observed: stats.events + stats.gaps } }]).pipe(

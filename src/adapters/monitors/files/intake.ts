@@ -15,6 +15,8 @@ export interface IntakeContext {
   /** The ledger's view has an entry under this key. */
   readonly recorded: (key: string) => boolean
   readonly note: (key: string, isAdd: boolean) => void
+  /** A directory appeared (workspace-relative, no trailing '/'): the monitor reads it again before it settles. */
+  readonly appeared?: (rel: string) => void
 }
 
 const isDirectory = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
@@ -36,11 +38,14 @@ export const onRaw = (context: IntakeContext, event: string, name: unknown, watc
   context.note(key, event === "rename" && exists && !context.recorded(key))
   // A directory that just appeared may already hold entries written before its own watch exists
   // (`mkdir d && echo x > d/f`): read it now, so they are noted before the monitor can look settled.
-  if (exists && key.endsWith("/")) noteContents(context, rel)
+  if (exists && key.endsWith("/")) {
+    context.appeared?.(rel)
+    noteContents(context, rel)
+  }
 }
 
 /** Notes, as added, every entry under a new directory that is neither recorded nor pending (bounded). */
-const noteContents = (context: IntakeContext, rel: string, budget = { left: 10_000 }): void => {
+export const noteContents = (context: IntakeContext, rel: string, budget = { left: 10_000 }): void => {
   let entries: Array<fs.Dirent>
   try {
     entries = fs.readdirSync(hostPath(context.workspaceDir, rel), { withFileTypes: true })
