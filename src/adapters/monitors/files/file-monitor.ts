@@ -109,6 +109,10 @@ export const makeFileMonitor = (options: FileMonitorOptions): FileMonitor => {
       const intake: IntakeContext = {
         workspaceDir: ws,
         appeared: (rel) => void fresh.add(rel),
+        knownInode: (ino) => {
+          for (const state of recorder.recorded.values()) if (state.ino === ino) return true
+          return false
+        },
         pending: (key) => coalescer.has(key) || inFlight.has(key),
         recorded: (key) => recorder.recorded.has(key),
         note: (key, isAdd) => {

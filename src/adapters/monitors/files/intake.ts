@@ -17,6 +17,8 @@ export interface IntakeContext {
   readonly note: (key: string, isAdd: boolean) => void
   /** A directory appeared (workspace-relative, no trailing '/'): the monitor reads it again before it settles. */
   readonly appeared?: (rel: string) => void
+  /** A recorded entry has this inode (a directory moved within the workspace keeps its inode). */
+  readonly knownInode?: (ino: number) => boolean
 }
 
 const isDirectory = (file: string) => fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory() === true
@@ -38,10 +40,16 @@ export const onRaw = (context: IntakeContext, event: string, name: unknown, watc
   context.note(key, event === "rename" && exists && !context.recorded(key))
   // A directory that just appeared may already hold entries written before its own watch exists
   // (`mkdir d && echo x > d/f`): read it now, so they are noted before the monitor can look settled.
-  if (exists && key.endsWith("/")) {
+  // A directory moved here from inside the workspace is left to rename pairing (chokidar's add/unlink).
+  if (exists && key.endsWith("/") && !movedHere(context, rel)) {
     context.appeared?.(rel)
     noteContents(context, rel)
   }
+}
+
+const movedHere = (context: IntakeContext, rel: string): boolean => {
+  const ino = fs.lstatSync(hostPath(context.workspaceDir, rel), { throwIfNoEntry: false })?.ino
+  return ino !== undefined && context.knownInode?.(ino) === true
 }
 
 /** Notes, as added, every entry under a new directory that is neither recorded nor pending (bounded). */
