@@ -1,8 +1,8 @@
 // The daemon's socket: mode 0600 under a 0700 runtime dir; each line a request, each answered with
 // one line. A request that does not decode is answered with an error naming what was wrong.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs"
-import { listenPrivately } from "./unix-socket.js"
-import { createConnection, type Server, type Socket } from "node:net"
+import { answers, listenPrivately } from "./unix-socket.js"
+import type { Server, Socket } from "node:net"
 import { dirname } from "node:path"
 import { Data, Effect, Either, Runtime } from "effect"
 import { decodeEnvelope, decodeRequest, type DaemonRequest, type Reply } from "./protocol.js"
@@ -21,15 +21,6 @@ export class SocketUnavailable extends Data.TaggedError("SocketUnavailable")<{ r
 
 export type Handler = (request: DaemonRequest, operator: string) => Effect.Effect<unknown, unknown>
 
-const answers = (socket: string) =>
-  new Promise<boolean>((resolve) => {
-    const c = createConnection(socket)
-    c.once("connect", () => {
-      c.destroy()
-      resolve(true)
-    })
-    c.once("error", () => resolve(false))
-  })
 
 const errorOf = (e: unknown): { tag: string; message: string } => {
   const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : "Error"

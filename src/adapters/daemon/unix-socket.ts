@@ -1,7 +1,7 @@
 // Listening on a unix socket only its owner can use (created 0600, umask held while it appears),
 // and closing it with every open connection, the socket file removed.
 import { chmodSync, rmSync } from "node:fs"
-import { createServer, type Server, type Socket } from "node:net"
+import { createConnection, createServer, type Server, type Socket } from "node:net"
 import { Effect } from "effect"
 
 export const listenPrivately = <E>(socket: string, onConnection: (conn: Socket) => void, connections: ReadonlySet<Socket>, failed: (problem: string) => E) =>
@@ -28,3 +28,14 @@ export const listenPrivately = <E>(socket: string, onConnection: (conn: Socket) 
         })
       })
   )
+
+/** Whether something answers on a unix socket. */
+export const answers = (socket: string) =>
+  new Promise<boolean>((resolve) => {
+    const c = createConnection(socket)
+    c.once("connect", () => {
+      c.destroy()
+      resolve(true)
+    })
+    c.once("error", () => resolve(false))
+  })

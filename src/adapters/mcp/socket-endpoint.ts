@@ -5,7 +5,7 @@
 import { listenPrivately } from "../daemon/unix-socket.js"
 import { randomUUID } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs"
-import { createConnection, type Socket } from "node:net"
+import type { Socket } from "node:net"
 import { dirname } from "node:path"
 import { Data, Effect, Runtime } from "effect"
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js"
@@ -143,15 +143,4 @@ export const serveMcpSocket = (socket: string, core: McpCore, log: (line: string
     }
 
     yield* listenPrivately(socket, onConnection, connections, (problem) => new McpSocketUnavailable({ socket, problem }))
-  })
-
-/** Whether something answers on a unix socket. */
-export const answers = (socket: string) =>
-  new Promise<boolean>((resolve) => {
-    const c = createConnection(socket)
-    c.once("connect", () => {
-      c.destroy()
-      resolve(true)
-    })
-    c.once("error", () => resolve(false))
   })

@@ -7,7 +7,8 @@ import { createConnection, type Socket } from "node:net"
 import type { Readable, Writable } from "node:stream"
 import { Data, Effect } from "effect"
 import { daemonLog, socketPath } from "../daemon/paths.js"
-import { answers, mcpSocketPath } from "./socket-endpoint.js"
+import { answers } from "../daemon/unix-socket.js"
+import { mcpSocketPath } from "./socket-endpoint.js"
 
 export class McpBridgeFailed extends Data.TaggedError("McpBridgeFailed")<{ readonly reason: string }> {
   override get message() {
