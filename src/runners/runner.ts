@@ -69,7 +69,9 @@ export const ExecResult = Schema.Struct({
   durationMs: Schema.Number,
   timedOut: Schema.Boolean,
   /** The sandbox's OOM-kill counter rose while this call ran. */
-  oomKilled: Schema.Boolean
+  oomKilled: Schema.Boolean,
+  /** The sandbox's limit counters read once the command ended (saves the caller a `status` call). */
+  counters: Schema.optionalWith(Schema.Struct({ oomKills: Schema.Int, pidsLimitHits: Schema.Int }), { exact: true })
 })
 export interface ExecResult extends Schema.Schema.Type<typeof ExecResult> {}
 

@@ -38,6 +38,13 @@ export interface LedgerOptions {
   readonly sensitiveFields?: (type: string) => ReadonlyArray<string>
 }
 
+/** One stream's share of an `appendAll`. */
+export interface AppendPart {
+  readonly stream: string
+  readonly events: ReadonlyArray<NewEvent>
+  readonly options: AppendOptions
+}
+
 type Request =
   | {
       readonly kind: "events"
@@ -46,6 +53,11 @@ type Request =
       readonly options: AppendOptions
       readonly done: Deferred.Deferred<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>
     }
+  | {
+      readonly kind: "group"
+      readonly parts: ReadonlyArray<AppendPart>
+      readonly done: Deferred.Deferred<ReadonlyArray<ReadonlyArray<LedgerRecord>>, WrongExpectedRevision | LedgerError>
+    }
   | { readonly kind: "checkpoint"; readonly done: Deferred.Deferred<LedgerRecord | null, LedgerError> }
   | { readonly kind: "rotate"; readonly done: Deferred.Deferred<{ previousKeyId: string; keyId: string }, LedgerError> }
 
@@ -53,6 +65,12 @@ export interface LedgerShape {
   readonly writerId: string
   readonly currentKeyId: Effect.Effect<string>
   readonly append: (stream: string, events: ReadonlyArray<NewEvent>, options: AppendOptions) => Effect.Effect<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>
+  /**
+   * Appends to several streams as one: every part's expected revision is checked before any is
+   * stamped, so either all parts are planned or none (the first refusal fails the whole), and they
+   * go to the store in the same batch (on SQLite, one transaction and one fsync). Records per part.
+   */
+  readonly appendAll: (parts: ReadonlyArray<AppendPart>) => Effect.Effect<ReadonlyArray<ReadonlyArray<LedgerRecord>>, WrongExpectedRevision | LedgerError>
   readonly checkpoint: Effect.Effect<LedgerRecord | null, LedgerError>
   readonly rotateKey: Effect.Effect<{ previousKeyId: string; keyId: string }, LedgerError>
   readonly head: Effect.Effect<{ seq: number; hash: string | null }>
@@ -101,6 +119,8 @@ export const makeLedger = (options: LedgerOptions) =>
       readonly expected: ExpectedRevision
       readonly records: Array<StampedRecord>
       readonly request: Request | null
+      /** For a group: which of its parts this is. */
+      readonly part?: number
     }
 
     const planCheckpoint = (nanos: bigint): Effect.Effect<Planned, StoreError> =>
@@ -127,28 +147,58 @@ export const makeLedger = (options: LedgerOptions) =>
 
     const queue = yield* Queue.unbounded<Request>()
 
+    const refusal = (stream: string, expected: ExpectedRevision = "any", current: number | null) =>
+      expected === "any" || (expected === "no_stream" ? current === null : current === expected) ? null : new WrongExpectedRevision({ stream, expected, actual: current })
+
     /** Stamps the records of a batch on the chain; requests that cannot go in are answered now. */
     const plan = (requests: ReadonlyArray<Request>) =>
       Effect.gen(function* () {
         const nanos = yield* Clock.currentTimeNanos
         const planned: Array<Planned> = []
+        const stampPart = (part: AppendPart, current: number | null, request: Request, index?: number) => {
+          const base = (current ?? -1) + 1
+          const records = part.events.map((e, i) => stamp(part.stream, base + i, e, part.options, nanos))
+          revisions.set(part.stream, base + records.length - 1)
+          planned.push({ stream: part.stream, expected: current ?? "no_stream", records, request, ...(index !== undefined ? { part: index } : {}) })
+        }
         for (const req of requests) {
           if (req.kind === "events") {
             const current = yield* revisionOf(req.stream)
-            const expected = req.options.expected ?? "any"
-            const ok = expected === "any" || (expected === "no_stream" ? current === null : current === expected)
-            if (!ok) {
-              yield* Deferred.fail(req.done, new WrongExpectedRevision({ stream: req.stream, expected, actual: current }))
+            const refused = refusal(req.stream, req.options.expected, current)
+            if (refused !== null) {
+              yield* Deferred.fail(req.done, refused)
               continue
             }
             if (req.events.length === 0) {
               yield* Deferred.succeed(req.done, [])
               continue
             }
-            const base = (current ?? -1) + 1
-            const records = req.events.map((e, i) => stamp(req.stream, base + i, e, req.options, nanos))
-            revisions.set(req.stream, base + records.length - 1)
-            planned.push({ stream: req.stream, expected: current ?? "no_stream", records, request: req })
+            stampPart(req, current, req)
+            if (chain.sinceCheckpoint >= everyRecords) planned.push(yield* planCheckpoint(nanos))
+          } else if (req.kind === "group") {
+            // every part checked (as if the earlier ones were in) before any is stamped: all or none
+            const after = new Map<string, number | null>()
+            const currents: Array<number | null> = []
+            let refused: WrongExpectedRevision | null = null
+            for (const part of req.parts) {
+              const current = after.has(part.stream) ? after.get(part.stream)! : yield* revisionOf(part.stream)
+              refused = refusal(part.stream, part.options.expected, current)
+              if (refused !== null) break
+              currents.push(current)
+              after.set(part.stream, part.events.length === 0 ? current : (current ?? -1) + part.events.length)
+            }
+            if (refused !== null) {
+              yield* Deferred.fail(req.done, refused)
+              continue
+            }
+            const stamped = req.parts.filter((part) => part.events.length > 0).length
+            if (stamped === 0) {
+              yield* Deferred.succeed(req.done, req.parts.map(() => []))
+              continue
+            }
+            req.parts.forEach((part, i) => {
+              if (part.events.length > 0) stampPart(part, currents[i]!, req, i)
+            })
             if (chain.sinceCheckpoint >= everyRecords) planned.push(yield* planCheckpoint(nanos))
           } else if (req.kind === "checkpoint") {
             if (chain.sinceCheckpoint === 0) {
@@ -167,16 +217,26 @@ export const makeLedger = (options: LedgerOptions) =>
         const { signed, results } = yield* appendSigned(planned, sigs)
         const failed = results.some((r) => r._tag === "Left")
         if (failed) yield* recover.pipe(Effect.orDie)
+        const groups = new Map<Request, { readonly records: Array<ReadonlyArray<LedgerRecord>>; error: WrongExpectedRevision | StoreError | null }>()
         for (let i = 0; i < signed.length; i++) {
           const p = signed[i]!
           const result = results[i]!
           if (result._tag === "Right" && p.records[0]?.type === Checkpoint.type && options.witnessFile)
             yield* appendWitness(options.witnessFile, p.records[0], key).pipe(Effect.orDie)
           if (p.request === null) continue
-          if (p.request.kind === "events")
+          if (p.request.kind === "group") {
+            let group = groups.get(p.request)
+            if (group === undefined) groups.set(p.request, (group = { records: p.request.parts.map(() => []), error: null }))
+            if (result._tag === "Left") group.error ??= result.left
+            else group.records[p.part!] = p.records
+          } else if (p.request.kind === "events")
             yield* result._tag === "Right" ? Deferred.succeed(p.request.done, p.records) : Deferred.fail(p.request.done, result.left)
           else if (p.request.kind === "checkpoint")
             yield* result._tag === "Right" ? Deferred.succeed(p.request.done, p.records[0] ?? null) : Deferred.fail(p.request.done, asLedgerError(result.left))
+        }
+        for (const [request, group] of groups) {
+          if (request.kind !== "group") continue
+          yield* group.error === null ? Deferred.succeed(request.done, group.records) : Deferred.fail(request.done, group.error)
         }
         return !failed
       })
@@ -186,6 +246,7 @@ export const makeLedger = (options: LedgerOptions) =>
       Effect.forEach(planned, (p) => {
         const error = new StoreUnavailable({ store: store.describe, problem: "an earlier batch failed to commit; nothing of this append was written, retry it" })
         if (p.request?.kind === "events") return Deferred.fail(p.request.done, error)
+        if (p.request?.kind === "group") return Deferred.fail(p.request.done, error)
         if (p.request?.kind === "checkpoint") return Deferred.fail(p.request.done, error)
         return Effect.void
       })
@@ -306,6 +367,12 @@ export const makeLedger = (options: LedgerOptions) =>
         Effect.gen(function* () {
           const done = yield* Deferred.make<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>()
           yield* Queue.offer(queue, { kind: "events", stream, events, options: opts, done })
+          return yield* Deferred.await(done)
+        }),
+      appendAll: (parts) =>
+        Effect.gen(function* () {
+          const done = yield* Deferred.make<ReadonlyArray<ReadonlyArray<LedgerRecord>>, WrongExpectedRevision | LedgerError>()
+          yield* Queue.offer(queue, { kind: "group", parts, done })
           return yield* Deferred.await(done)
         }),
       checkpoint: Effect.gen(function* () {

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
 import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js"
 import { agentStream, ToolCalled, type ToolOutcome } from "../../domain/events/agent-events.js"
-import type { LedgerShape } from "../ledger/ledger.js"
+import type { AppendPart, LedgerShape } from "../ledger/ledger.js"
 import { agentActor, type Caller, type CallState } from "./tool-context.js"
 
 const MAX_STRING = 1024
@@ -32,23 +32,29 @@ export const digestArguments = (value: unknown, depth = 0): unknown => {
   return Object.fromEntries(entries.length > MAX_ITEMS ? [...kept, ["$cut", `${entries.length - MAX_ITEMS} more fields`]] : kept)
 }
 
-export const recordToolCall = (ledger: LedgerShape, caller: Caller, call: CallState, outcome: ToolOutcome, error: string | null) =>
-  Effect.gen(function* () {
-    const durationMs = Math.round((performance.now() - call.startedAt) * 1000) / 1000
-    const toolCalled = ledger.append(
-      agentStream(caller.agent.id),
-      [
+/** The call's ToolCalled record and what goes with it (alongside), as one ledger group. */
+export const toolCalledParts = (caller: Caller, call: CallState, outcome: ToolOutcome, error: string | null): ReadonlyArray<AppendPart> => {
+  const durationMs = Math.round((performance.now() - call.startedAt) * 1000) / 1000
+  const correlation = call.callId
+  return [
+    {
+      stream: agentStream(caller.agent.id),
+      events: [
         {
           type: ToolCalled.type,
           data: { tool: call.tool, sandboxId: call.sandboxId, arguments: digestArguments(call.arguments), outcome, error, durationMs, transport: caller.transport, session: caller.session },
           sensitive: ToolCalled.sensitive
         }
       ],
-      { actor: agentActor(caller.agent), correlation: call.callId }
-    )
-    const alongside = call.alongside.map((e) => ledger.append(e.stream, [{ type: e.type, data: e.data, sensitive: e.sensitive }], { actor: e.actor, correlation: call.callId }))
-    yield* Effect.all([toolCalled, ...alongside], { concurrency: "unbounded", discard: true })
-  })
+      options: { actor: agentActor(caller.agent), correlation }
+    },
+    ...call.alongside.map((e) => ({ stream: e.stream, events: [{ type: e.type, data: e.data, sensitive: e.sensitive }], options: { actor: e.actor, correlation } }))
+  ]
+}
+
+/** Records the call (unless a tool already did, with its own last records: `call.recorded`). */
+export const recordToolCall = (ledger: LedgerShape, caller: Caller, call: CallState, outcome: ToolOutcome, error: string | null) =>
+  call.recorded ? Effect.void : Effect.asVoid(ledger.appendAll(toolCalledParts(caller, call, outcome, error)))
 
 const keyOf = (id: RequestId) => `${typeof id}:${String(id)}`
 
@@ -61,7 +67,7 @@ export interface CallBook {
   readonly answered: (message: JSONRPCMessage) => { readonly call: CallState; readonly error: string } | null
 }
 
-const newCall = (tool: string, args: unknown): CallState => ({ callId: randomUUID(), tool, arguments: args ?? null, startedAt: performance.now(), sandboxId: null, handled: false, alongside: [] })
+const newCall = (tool: string, args: unknown): CallState => ({ callId: randomUUID(), tool, arguments: args ?? null, startedAt: performance.now(), sandboxId: null, handled: false, recorded: false, alongside: [] })
 
 /** The calls in flight on one connection, by JSON-RPC id. */
 export const makeCallBook = (): CallBook => {

@@ -3,13 +3,16 @@
 // writer: inside `withCallCorrelation(id)` every append (by the service too) carries `id`.
 import { Effect, FiberRef, Layer } from "effect"
 import { observationStream } from "../../domain/monitors/monitor-events.js"
-import { Ledger } from "../ledger/ledger.js"
+import { Ledger, type AppendOptions } from "../ledger/ledger.js"
 
 const CallCorrelation = FiberRef.unsafeMake<string | null>(null)
 
 // Monitors started by a launch run in fibers forked from the call and would inherit its id; what
 // they observe later is the sandbox's, not the call's.
 const OBSERVATIONS = observationStream("")
+
+const correlated = (correlation: string | null, stream: string, options: AppendOptions): AppendOptions =>
+  correlation === null || stream.startsWith(OBSERVATIONS) ? options : { ...options, correlation }
 
 export const withCallCorrelation = (correlation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, CallCorrelation, correlation)
 
@@ -19,8 +22,10 @@ export const CorrelatingLedger = Layer.effect(
   Effect.map(Ledger, (ledger) => ({
     ...ledger,
     append: (stream, events, options) =>
+      Effect.flatMap(FiberRef.get(CallCorrelation), (correlation) => ledger.append(stream, events, correlated(correlation, stream, options))),
+    appendAll: (parts) =>
       Effect.flatMap(FiberRef.get(CallCorrelation), (correlation) =>
-        ledger.append(stream, events, correlation === null || stream.startsWith(OBSERVATIONS) ? options : { ...options, correlation })
+        ledger.appendAll(parts.map((part) => ({ ...part, options: correlated(correlation, part.stream, part.options) })))
       )
   }))
 )

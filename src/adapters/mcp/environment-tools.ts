@@ -7,6 +7,7 @@ import { agentStream } from "../../domain/events/agent-events.js"
 import type { SandboxView } from "../../projections/sandboxes.js"
 import { findTemplate, loadTemplates } from "../config/load-templates.js"
 import { makeSnapshots, type SnapshotError } from "../sandbox/snapshots.js"
+import { toolCalledParts } from "./call-audit.js"
 import { makePolicyGate } from "./policy-gate.js"
 import { recordBaseline } from "./workspace-tools.js"
 import type { ToolDeps } from "./tool-deps.js"
@@ -87,9 +88,12 @@ export const environmentTools = (deps: ToolDeps) => {
             timeoutMs: Math.ceil((input.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000),
             maxOutputBytes: MAX_OUTPUT_BYTES
           },
-          agentActor(ctx.caller.agent)
+          agentActor(ctx.caller.agent),
+          // the call's ToolCalled goes in CommandExecuted's batch: one durable commit fewer per exec
+          { trailer: () => toolCalledParts(ctx.caller, ctx.call, "ok", null) }
         )
         .pipe(fromService)
+      ctx.call.recorded = true
       return {
         exit_code: out.exitCode,
         signal: out.signal,

@@ -1,6 +1,7 @@
 // What an agent may do through MCP, by its policy: the one bound to it (`agents add --policy`), else
-// `security.default_policy`, read from the ledger at every call so an applied version takes effect
-// at once. A refusal names the policy and its rule, and is recorded as AccessDenied (policy-denied).
+// `security.default_policy`, checked against the ledger at every call so an applied version takes
+// effect at once (the resolved policy is kept only while its streams are unchanged: policy-lookup.ts).
+// A refusal names the policy and its rule, and is recorded as AccessDenied (policy-denied).
 import { Effect, Either } from "effect"
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js"
 import { AccessDenied } from "../../domain/events/agent-events.js"
@@ -9,7 +10,7 @@ import { checkAccess, type AccessDecision, type SandboxOwnership } from "../../d
 import type { Capability } from "../../domain/policy/policy-document.js"
 import type { EffectivePolicy } from "../../domain/policy/resolve.js"
 import type { SandboxView } from "../../projections/sandboxes.js"
-import { lookupPolicy } from "../enforcement/policy-lookup.js"
+import { cachedPolicyLookup } from "../enforcement/policy-lookup.js"
 import type { ToolDeps } from "./tool-deps.js"
 import { agentActor, ToolFailed, ToolRefused, type ToolContext } from "./tool-context.js"
 
@@ -39,6 +40,7 @@ export const agentAccess = (policy: EffectivePolicy, agentId: string, model: str
 export const agentPolicyName = (deps: ToolDeps, ctx: ToolContext): string => ctx.caller.agent.policy ?? deps.config.security.default_policy
 
 export const makePolicyGate = (deps: ToolDeps) => {
+  const lookupPolicy = cachedPolicyLookup(deps.store)
   const refuse = (ctx: ToolContext, sandbox: SandboxView | null, policy: string, rule: string, reason: string) =>
     Effect.suspend(() => {
       ctx.call.alongside.push({
@@ -64,7 +66,7 @@ export const makePolicyGate = (deps: ToolDeps) => {
   const require = (ctx: ToolContext, capability: Capability, sandbox: SandboxView | null) =>
     Effect.gen(function* () {
       const name = agentPolicyName(deps, ctx)
-      const resolved = yield* lookupPolicy(deps.store, name).pipe(Effect.mapError((e) => new ToolFailed({ reason: `cannot read policy ${name} from the ledger: ${e.message}` })))
+      const resolved = yield* lookupPolicy(name).pipe(Effect.mapError((e) => new ToolFailed({ reason: `cannot read policy ${name} from the ledger: ${e.message}` })))
       if (Either.isLeft(resolved)) return yield* refuse(ctx, sandbox, name, "policy", `${resolved.left.message}; nothing is allowed under a policy that cannot be resolved`)
       const ownership = sandbox === null ? null : { owner: sandbox.owner, agent: sandbox.agent, team: null }
       const decision = agentAccess(resolved.right, ctx.caller.agent.id, ctx.model, capability, ownership)

@@ -45,6 +45,8 @@ export interface CallState {
   sandboxId: string | null
   /** The SDK handed the call to our handler (otherwise it refused it itself, e.g. invalid arguments). */
   handled: boolean
+  /** Its ToolCalled is already in the ledger, appended by the tool together with its own last records. */
+  recorded: boolean
   readonly alongside: Array<AlongsideEvent>
 }
 

@@ -4,8 +4,7 @@
 // semaphore; the stream revision from the sandboxes projection guards every append.
 import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
-import { Clock, Context, Data, Effect, Either, HashMap, Layer, Option, Ref, Stream } from "effect"
-import type { Config } from "../../domain/config/config.js"
+import { Clock, Effect, Either, HashMap, Layer, Option, Ref, Stream } from "effect"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
@@ -13,9 +12,8 @@ import { isSandboxRejection, PolicyRefused, SandboxNotFound, type SandboxRejecti
 import type { EffectivePolicy } from "../../domain/policy/resolve.js"
 import { lookupPolicy } from "../enforcement/policy-lookup.js"
 import type { SandboxCommand } from "../../domain/sandbox/sandbox-commands.js"
-import { sandboxStream, type FailedOperation, type OutputRef } from "../../domain/sandbox/sandbox-events.js"
+import { sandboxStream, type FailedOperation } from "../../domain/sandbox/sandbox-events.js"
 import { decide, initialState, type Sandbox } from "../../domain/sandbox/sandbox.js"
-import type { Network, Resources, Template } from "../../domain/sandbox/template.js"
 import {
   applyRecord,
   findSandbox,
@@ -24,112 +22,30 @@ import {
   namesInUse,
   viewOf,
   type SandboxEntry,
-  type SandboxesModel,
   type SandboxView
 } from "../../projections/sandboxes.js"
 import { InvalidHandle, type RunnerError } from "../../runners/errors.js"
 import { Runner, type SandboxHandle } from "../../runners/runner.js"
-import { blobsDir, makeBlobStore, type BlobStoreFailure } from "../blobs/blob-store.js"
-import { Ledger, type LedgerError } from "../ledger/ledger.js"
-import { EventStore, type WrongExpectedRevision } from "../store/event-store.js"
+import { blobsDir, makeBlobStore } from "../blobs/blob-store.js"
+import { Ledger, type AppendPart } from "../ledger/ledger.js"
+import { EventStore } from "../store/event-store.js"
 import { fromRunnerHandle, meansGone, sandboxDirs, sandboxSpec, toRunnerHandle } from "./mapping.js"
 import { noHooks, SandboxHooks } from "./sandbox-hooks.js"
 
-/** A runner operation failed after it was recorded; the ledger holds what became of the sandbox. */
-export class SandboxOperationFailed extends Data.TaggedError("SandboxOperationFailed")<{
-  readonly sandboxId: string
-  readonly operation: FailedOperation | "destroy"
-  readonly reason: string
-}> {
-  override get message() {
-    return `sandbox ${this.sandboxId}: ${this.operation} failed: ${this.reason}`
-  }
-}
+import {
+  DAEMON,
+  SandboxOperationFailed,
+  SandboxService,
+  type ExecInput,
+  type ExecOptions,
+  type ExecOutcome,
+  type LaunchRequest,
+  type ReconcileReport,
+  type SandboxServiceOptions,
+  type SandboxServiceShape
+} from "./service-contract.js"
 
-export type SandboxServiceError = SandboxRejection | SandboxOperationFailed | LedgerError | WrongExpectedRevision | BlobStoreFailure
-
-export interface LaunchRequest {
-  readonly template: Template
-  readonly name: string
-  readonly actor: Actor
-  /** The template's default_policy when left out. */
-  readonly policy?: string
-  /** The template's when left out. */
-  readonly resources?: Resources
-  readonly network?: Network
-  readonly agent?: string
-  /** On top of the template's env. */
-  readonly env?: Readonly<Record<string, string>>
-}
-
-export interface ExecInput {
-  readonly argv: ReadonlyArray<string>
-  readonly cwd?: string
-  readonly env?: Readonly<Record<string, string>>
-  readonly stdin?: Uint8Array
-  readonly timeoutMs?: number
-  /** Per stream; the runner's default (1 MiB) when left out. */
-  readonly maxOutputBytes?: number
-}
-
-export interface ExecOutcome {
-  readonly sandboxId: string
-  readonly execId: string
-  /** The CommandExecuted record. */
-  readonly recordId: string
-  readonly exitCode: number | null
-  readonly signal: string | null
-  readonly stdout: Uint8Array
-  readonly stderr: Uint8Array
-  readonly stdoutRef: OutputRef
-  readonly stderrRef: OutputRef
-  readonly durationMs: number
-  readonly timedOut: boolean
-  readonly oomKilled: boolean
-  /** Limits the kernel enforced during the call (each also a ResourceLimitHit record). */
-  readonly limitsHit: ReadonlyArray<"memory" | "pids">
-}
-
-export interface ReconcileReport {
-  /** Running or paused in the ledger, and so on the host. */
-  readonly alive: ReadonlyArray<string>
-  /** Found gone: SandboxFoundDead recorded. */
-  readonly dead: ReadonlyArray<{ readonly id: string; readonly name: string; readonly reason: string }>
-  /** Launches the daemon did not finish: SandboxFailed recorded. */
-  readonly interrupted: ReadonlyArray<string>
-  /** Could not be checked (the runner failed); nothing recorded. */
-  readonly unknown: ReadonlyArray<{ readonly id: string; readonly reason: string }>
-}
-
-export interface SandboxServiceShape {
-  readonly launch: (request: LaunchRequest) => Effect.Effect<SandboxView, SandboxServiceError>
-  readonly exec: (target: string, input: ExecInput, actor: Actor) => Effect.Effect<ExecOutcome, SandboxServiceError>
-  readonly pause: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
-  readonly resume: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
-  readonly stop: (target: string, reason: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
-  readonly destroy: (target: string, actor: Actor) => Effect.Effect<SandboxView, SandboxServiceError>
-  readonly list: (options?: { readonly includeDestroyed?: boolean }) => Effect.Effect<ReadonlyArray<SandboxView>>
-  /** A read: not recorded. */
-  readonly inspect: (target: string) => Effect.Effect<SandboxView, SandboxNotFound>
-  /** Output of a command by the hash in its CommandExecuted record; null when not stored here. */
-  readonly readOutput: (sha256: string) => Effect.Effect<Uint8Array | null, BlobStoreFailure>
-  /** On daemon start: finds out which sandboxes the ledger holds live are still there. */
-  readonly reconcile: (actor?: Actor) => Effect.Effect<ReconcileReport, LedgerError | WrongExpectedRevision>
-  /** On daemon shutdown: stops every running or paused sandbox, recorded. */
-  readonly stopAll: (reason: string, actor?: Actor) => Effect.Effect<ReadonlyArray<SandboxView>, LedgerError | WrongExpectedRevision>
-  /** The sandboxes projection as the service holds it. */
-  readonly model: Effect.Effect<SandboxesModel>
-}
-
-export class SandboxService extends Context.Tag("hydravisor/SandboxService")<SandboxService, SandboxServiceShape>() {}
-
-export interface SandboxServiceOptions {
-  readonly dataDir: string
-  /** `security` of the config: max_cpu_cores, max_memory_gb, allow_internet. */
-  readonly security: Config["security"]
-}
-
-export const DAEMON: Actor = { kind: "system", id: "daemon" }
+export * from "./service-contract.js"
 
 const SANDBOX_STREAM = /^sandbox-/
 
@@ -183,7 +99,11 @@ export const make = (options: SandboxServiceOptions) =>
       })
 
     /** decide → append at the expected revision → fold into the model; a refusal is recorded and failed with. */
-    const transact = (sandboxId: string, command: (at: number, entry: SandboxEntry) => SandboxCommand, ctx: CommandContext & { readonly target?: string; readonly input?: unknown }) =>
+    const transact = (
+      sandboxId: string,
+      command: (at: number, entry: SandboxEntry) => SandboxCommand,
+      ctx: CommandContext & { readonly target?: string; readonly input?: unknown; readonly trailer?: (() => ReadonlyArray<AppendPart>) | undefined }
+    ) =>
       Effect.gen(function* () {
         for (let attempt = 0; ; attempt++) {
           const entry = yield* entryOf(sandboxId)
@@ -194,8 +114,11 @@ export const make = (options: SandboxServiceOptions) =>
           }
           if (decision.right.length === 0) return []
           const events = decision.right.map((e) => ({ type: e.type, data: e.data, sensitive: sensitiveFields(e.type) }))
+          const options = { actor: ctx.actor, expected: entry.revision, correlation: ctx.correlation, causation: ctx.causation ?? null }
           const appended = yield* Effect.either(
-            ledger.append(sandboxStream(sandboxId), events, { actor: ctx.actor, expected: entry.revision, correlation: ctx.correlation, causation: ctx.causation ?? null })
+            ctx.trailer === undefined
+              ? ledger.append(sandboxStream(sandboxId), events, options)
+              : Effect.map(ledger.appendAll([{ stream: sandboxStream(sandboxId), events, options }, ...ctx.trailer()]), (parts) => parts[0]!)
           )
           if (Either.isRight(appended)) {
             yield* apply(appended.right)
@@ -304,7 +227,7 @@ export const make = (options: SandboxServiceOptions) =>
         }))
       })
 
-    const exec = (target: string, request: ExecInput, actor: Actor) =>
+    const exec = (target: string, request: ExecInput, actor: Actor, options: ExecOptions = {}) =>
       Effect.gen(function* () {
         const ctx = commandContext(actor)
         const input = { argv: request.argv, cwd: request.cwd ?? null, env: request.env ?? {}, stdinBytes: request.stdin?.byteLength ?? null, timeoutMs: request.timeoutMs ?? null }
@@ -333,7 +256,8 @@ export const make = (options: SandboxServiceOptions) =>
         const out = result.right
         const stdoutRef = { ...(yield* blobs.put(out.stdout)), truncated: out.stdoutTruncated }
         const stderrRef = { ...(yield* blobs.put(out.stderr)), truncated: out.stderrTruncated }
-        const status = handle === null ? null : Either.getOrNull(yield* Effect.either(runner.status(handle)))
+        // the runner's own reading after the command, else (a runner that gives none) a status call
+        const counters = out.counters ?? (handle === null ? null : Either.getOrNull(yield* Effect.either(runner.status(handle))))
         const records = yield* serialized(sandboxId)(
           transact(sandboxId, (at) => ({
             _tag: "RecordExecuted",
@@ -345,9 +269,9 @@ export const make = (options: SandboxServiceOptions) =>
             oomKilled: out.oomKilled,
             stdout: stdoutRef,
             stderr: stderrRef,
-            counters: status === null ? null : { oomKills: status.oomKills, pidsLimitHits: status.pidsLimitHits },
+            counters: counters === null ? null : { oomKills: counters.oomKills, pidsLimitHits: counters.pidsLimitHits },
             at
-          }), after)
+          }), { ...after, trailer: options.trailer })
         )
         const executed = records.find((r) => r.type === "CommandExecuted")!
         return {

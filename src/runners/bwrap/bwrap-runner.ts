@@ -274,7 +274,8 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         if (outcome.exitCode === 125 && text(outcome.stderr).startsWith(LAUNCHER_FAILURE_PREFIX)) {
           return yield* Effect.fail(new CgroupFailure({ path: execDir, operation: "join", reason: text(outcome.stderr).trim() }))
         }
-        return { ...outcome, oomKilled: readCounters(cgroups).oomKills > oomBefore }
+        const after = readCounters(cgroups)
+        return { ...outcome, oomKilled: after.oomKills > oomBefore, counters: { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits } }
       })
 
     const setPaused = (handle: SandboxHandle, paused: boolean) =>
