@@ -3,8 +3,10 @@
 import { spawnSync } from "node:child_process"
 import { accessSync, constants, existsSync, readFileSync } from "node:fs"
 import { dirname } from "node:path"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { probeHost } from "../../runners/bwrap/host.js"
+import { probeRuntime, runtimeSetting } from "../../runners/containerd/host.js"
+import { RUNTIME_ENV } from "../../runners/containerd/oci-runtime.js"
 
 export interface Check {
   readonly name: string
@@ -41,6 +43,32 @@ const userNamespaces = (): Check => {
     : { name: "user namespaces", needed: "bwrap sandboxes", ok: false, detail: (r.stderr || r.error?.message || "bwrap failed").trim().split("\n")[0] ?? "", fix: "sysctl -w user.max_user_namespaces=15000 kernel.unprivileged_userns_clone=1", required: true }
 }
 
+/** The OCI runtime the containerd runner will give new tasks, and why; `runtime: null` when none can run. */
+export interface ContainerdRuntimeReport {
+  readonly setting: string
+  readonly runtime: "crun" | "runc" | null
+  readonly binary: string | null
+  readonly reason: string
+  readonly fix: string | null
+}
+
+export const containerdRuntime: Effect.Effect<ContainerdRuntimeReport> = Effect.gen(function* () {
+  const setting = Either.getOrElse(runtimeSetting(undefined), () => process.env[RUNTIME_ENV] ?? "auto")
+  const chosen = yield* Effect.either(probeRuntime(undefined))
+  return Either.isRight(chosen)
+    ? { setting, runtime: chosen.right.name, binary: chosen.right.binary, reason: chosen.right.reason, fix: null }
+    : { setting, runtime: null, binary: null, reason: chosen.left.missing, fix: chosen.left.fix }
+})
+
+const runtimeCheck = (report: ContainerdRuntimeReport): Check => ({
+  name: "containerd runtime",
+  needed: "containerd containers",
+  ok: report.runtime !== null,
+  detail: report.runtime === null ? report.reason : `${report.runtime} (${report.binary}): ${report.reason}`,
+  fix: report.fix,
+  required: false
+})
+
 export const runDoctor: Effect.Effect<ReadonlyArray<Check>> = Effect.gen(function* () {
   const checks: Array<Check> = []
   const root = process.geteuid?.() === 0
@@ -69,7 +97,9 @@ export const runDoctor: Effect.Effect<ReadonlyArray<Check>> = Effect.gen(functio
   const ctr = tool("containerd", "containerd containers", "containerd", false)
   checks.push(ctr)
   checks.push({ name: "containerd socket", needed: "containerd containers", ok: existsSync(containerdSocket), detail: existsSync(containerdSocket) ? `${containerdSocket} is present` : `${containerdSocket} is absent (containerd not running)`, fix: existsSync(containerdSocket) ? null : "scripts/start-containerd.sh   (or: containerd --root /var/lib/containerd --state /run/containerd &)", required: false })
-  checks.push(tool("runc", "containerd containers", "runc", false))
+  checks.push(tool("crun", "containerd containers (faster exec than runc)", "crun", false))
+  checks.push(tool("runc", "containerd containers (where crun cannot run)", "runc", false))
+  checks.push(runtimeCheck(yield* containerdRuntime))
   checks.push(tool("debootstrap", "building images (hydravisor image build)", "debootstrap", false))
   const tracefs = existsSync("/sys/kernel/tracing/trace_pipe")
   checks.push({ name: "tracefs", needed: "the process monitor (bpftrace)", ok: tracefs, detail: tracefs ? "/sys/kernel/tracing is mounted" : "tracefs is not mounted", fix: tracefs ? null : "mount -t tracefs nodev /sys/kernel/tracing", required: false })

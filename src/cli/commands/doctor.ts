@@ -1,9 +1,8 @@
 // `hydravisor doctor`: checks the host for what each runner and monitor needs.
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
-import { runDoctor } from "../../adapters/host/doctor.js"
+import { containerdRuntime, dataDirCheck, runDoctor } from "../../adapters/host/doctor.js"
 import { ExitWith } from "../errors.js"
-import { dataDirCheck } from "../../adapters/host/doctor.js"
 import { resolveDataDir } from "../data-dir.js"
 import { dataDirOption, jsonOption } from "../options.js"
 import { printJson, printTable, say } from "../output.js"
@@ -12,7 +11,7 @@ export const doctorCommand = Command.make("doctor", { json: jsonOption, dataDir:
   Effect.gen(function* () {
     const checks = [...(yield* runDoctor), dataDirCheck(resolveDataDir(o.dataDir))]
     const usable = checks.filter((c) => c.required).every((c) => c.ok)
-    if (o.json) yield* printJson({ defaultRunnerUsable: usable, checks })
+    if (o.json) yield* printJson({ defaultRunnerUsable: usable, containerdRuntime: yield* containerdRuntime, checks })
     else {
       yield* printTable(["CHECK", "", "NEEDED FOR", "DETAIL"], checks.map((c) => [c.name, c.ok ? "ok" : c.required ? "MISSING" : "missing", c.needed, c.detail]))
       const fixes = checks.filter((c) => !c.ok && c.fix)

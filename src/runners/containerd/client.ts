@@ -101,6 +101,12 @@ const serviceConstructor = (root: grpc.GrpcObject, fullName: string): grpc.Servi
   return node as grpc.ServiceClientConstructor
 }
 
+/** A request's bytes on the wire, as a call sends them (for round-trip tests of the protos). */
+export const encodeRequest = <M extends Method>(method: M, request: Requests[M]): Buffer => {
+  const [service, rpc] = method.split(".") as [ServiceName, string]
+  return serviceConstructor(loadProtos(), SERVICES[service]).service[rpc]!.requestSerialize(request)
+}
+
 type UnaryMethod = (
   request: unknown,
   metadata: grpc.Metadata,

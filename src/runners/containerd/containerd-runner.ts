@@ -1,7 +1,7 @@
-// The containerd runner: one containerd container per sandbox (runc, an image directory as read-only
-// root, the workspace bound read-write), created and driven over containerd's gRPC API in its own
-// namespace. Containers outlive the daemon that made them, so a handle read back after a restart finds
-// its sandbox still running. See README.md and docs/containerd.md.
+// The containerd runner: one containerd container per sandbox (the runc shim driving crun or runc, an
+// image directory as read-only root, the workspace bound read-write), created and driven over
+// containerd's gRPC API in its own namespace. Containers outlive the daemon that made them, so a handle
+// read back after a restart finds its sandbox still running. See README.md and docs/containerd.md.
 import { Effect, Either, Exit, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
@@ -50,6 +50,7 @@ import {
   WaitResponse
 } from "./mapping.js"
 import type { TaskStatus } from "./mapping.js"
+import type { RuntimeSetting } from "./oci-runtime.js"
 import { killSession } from "./session.js"
 import { followTaskEvents } from "./task-events.js"
 
@@ -64,6 +65,11 @@ export interface ContainerdRunnerConfig {
   readonly uidBase: number
   readonly uidCount: number
   readonly startTimeoutMs: number
+  /**
+   * The OCI runtime of tasks this runner creates: auto (crun when usable, else runc), crun or runc.
+   * Unset: `HYDRAVISOR_CONTAINERD_RUNTIME`, else auto. A running task keeps the one it started with.
+   */
+  readonly runtime?: RuntimeSetting
 }
 
 export const defaultConfig = (): ContainerdRunnerConfig => ({
@@ -127,7 +133,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
     const probed = Effect.suspend(() =>
       found !== null
         ? Effect.succeed(found)
-        : probeHost(client).pipe(Effect.map((h) => (found = { host: h, fifos: makeFifoPool(h.mkfifo, runnerScope) })))
+        : probeHost(client, config.runtime).pipe(Effect.map((h) => (found = { host: h, fifos: makeFifoPool(h.mkfifo, runnerScope) })))
     )
     const host: Effect.Effect<ContainerdHost, HostUnsupported> = Effect.map(probed, (p) => p.host)
     const fifoPool = Effect.map(probed, (p) => p.fifos)
@@ -265,7 +271,8 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         const image = spec.rootfs.kind === "image" ? spec.rootfs.path : "/"
         const launchFailed = (error: ContainerdCallFailed) =>
           isUnavailable(error) ? asRunnerError(error) : new LaunchFailed({ id, detail: error.details })
-        yield* call("Tasks.Create", taskCreateMessage(id, image), config.startTimeoutMs).pipe(Effect.mapError(launchFailed))
+        const { runtime } = yield* host
+        yield* call("Tasks.Create", taskCreateMessage(id, image, runtime), config.startTimeoutMs).pipe(Effect.mapError(launchFailed))
         const started = yield* call("Tasks.Start", { container_id: id, exec_id: "" }, config.startTimeoutMs).pipe(
           Effect.mapError(launchFailed),
           Effect.flatMap(decode(StartResponse, "Tasks.Start", config.socket)),

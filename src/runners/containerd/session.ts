@@ -1,6 +1,6 @@
-// Ending one exec's whole process tree. runc makes every exec'd process the leader of a new session,
-// and what it starts stays in that session unless it calls setsid itself; so the tree is every process
-// of the container's cgroup whose session id is the exec's pid (as the host sees pids).
+// Ending one exec's whole process tree. Each exec gets a session of its own — runc makes the exec'd
+// process its leader, crun its short-lived parent — and what it starts stays in that session unless it
+// calls setsid itself; so the tree is every process of the container's cgroup in the exec's session.
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { listPids } from "../cgroups/cgroup.js"
@@ -21,15 +21,19 @@ const sessionOf = (pid: number): number | null => {
   }
 }
 
-/** SIGKILLs every member of session `sid` in the sandbox until none is left (a member may fork meanwhile). */
-export const killSession = (cgroups: SandboxCgroupPaths, sid: number): Effect.Effect<void> =>
+/**
+ * SIGKILLs every member of `pid`'s session in the sandbox until none is left (a member may fork
+ * meanwhile). Ids as the host sees them; an exited `pid` counts as its own session (runc's case).
+ */
+export const killSession = (cgroups: SandboxCgroupPaths, pid: number): Effect.Effect<void> =>
   Effect.gen(function* () {
+    const sid = sessionOf(pid) ?? pid
     for (let round = 0; round < 200; round++) {
-      const members = listPids(cgroups).filter((pid) => sessionOf(pid) === sid)
+      const members = listPids(cgroups).filter((member) => sessionOf(member) === sid)
       if (members.length === 0) return
-      for (const pid of members) {
+      for (const member of members) {
         try {
-          process.kill(pid, "SIGKILL")
+          process.kill(member, "SIGKILL")
         } catch {
           continue
         }

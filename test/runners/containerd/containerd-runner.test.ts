@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import type { Scope } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -16,6 +16,7 @@ import { makeClient } from "../../../src/runners/containerd/client.js"
 import { defaultConfig, make } from "../../../src/runners/containerd/containerd-runner.js"
 import { IMAGE_REQUIREMENTS, readOciSpec, specOfContainer } from "../../../src/runners/containerd/mapping.js"
 import type { ContainerMessage } from "../../../src/runners/containerd/mapping.js"
+import { sessionOfStat } from "../../../src/runners/containerd/session.js"
 import { followTaskEvents } from "../../../src/runners/containerd/task-events.js"
 import type { Runner, SandboxSpec } from "../../../src/runners/runner.js"
 import { median, startContainerd, TEST_CONTAINERD, testImage } from "./fixture.js"
@@ -56,6 +57,18 @@ const startSandbox = (runner: Runner, spec: SandboxSpec) =>
   })
 
 const testRunner: Effect.Effect<Runner, never, Scope.Scope> = make(TEST_CONTAINERD)
+
+/** The runc shim's default state root for our namespace, where both crun and runc keep a container's state. */
+const OCI_STATE_ROOT = `/run/containerd/runc/${TEST_CONTAINERD.namespace ?? ""}`
+
+/** `<runtime> state <id>` as the OCI runtime itself answers it; null when it knows no such container. */
+const ociState = (runtime: "crun" | "runc", id: string): unknown => {
+  try {
+    return JSON.parse(execFileSync(runtime, ["--root", OCI_STATE_ROOT, "state", id], { stdio: ["ignore", "pipe", "pipe"] }).toString())
+  } catch {
+    return null
+  }
+}
 
 describe("containerd runner", () => {
   it.scopedLive("fails with HostUnsupported naming `hydravisor doctor` and the start command when containerd is not running", () =>
@@ -160,7 +173,7 @@ describe("containerd runner", () => {
     })
   )
 
-  it.scopedLive("runc applies the limits, the read-only root and the seccomp profile", () =>
+  it.scopedLive("the OCI runtime applies the limits, the read-only root and the seccomp profile", () =>
     Effect.gen(function* () {
       const runner = yield* testRunner
       const spec = specIn(yield* dataDir, "applied")
@@ -182,6 +195,35 @@ describe("containerd runner", () => {
       expect(text((yield* run("grep ' / ' /proc/self/mounts")).stdout)).toMatch(/\sro[,\s]/)
       expect((yield* run("touch /etc/hydravisor-probe || touch /hydravisor-probe")).exitCode).not.toBe(0)
       expect(fs.existsSync(path.join(rootfs, "etc/hydravisor-probe"))).toBe(false)
+    })
+  )
+
+  it.scopedLive("auto runs sandboxes under crun here: crun holds the container's state, an exec is not its own session leader", () =>
+    Effect.gen(function* () {
+      const runner = yield* make({ ...TEST_CONTAINERD, runtime: "auto" })
+      const spec = specIn(yield* dataDir, "crun")
+      const handle = yield* startSandbox(runner, spec)
+      expect(ociState("crun", spec.id)).toMatchObject({ id: spec.id, status: "running", pid: handle.pid })
+      expect(ociState("runc", spec.id)).toBeNull()
+      // crun's exec starts the process under a short-lived parent that took the new session, outside the
+      // container's pid namespace (so 0 inside); runc makes the process itself the leader
+      expect(sessionOfStat(text((yield* runner.exec(handle, { argv: ["cat", "/proc/self/stat"] })).stdout))).toBe(0)
+    })
+  )
+
+  it.scopedLive("runtime runc still works and kills an exec's whole tree on timeout", () =>
+    Effect.gen(function* () {
+      const runner = yield* make({ ...TEST_CONTAINERD, runtime: "runc" })
+      const spec = specIn(yield* dataDir, "runc")
+      const handle = yield* startSandbox(runner, spec)
+      expect(ociState("runc", spec.id)).toMatchObject({ id: spec.id, status: "running", pid: handle.pid })
+      expect(ociState("crun", spec.id)).toBeNull()
+      const stat = text((yield* runner.exec(handle, { argv: ["cat", "/proc/self/stat"] })).stdout)
+      expect(sessionOfStat(stat)).toBe(Number(stat.split(" ")[0]))
+      const slow = yield* runner.exec(handle, { argv: ["/bin/sh", "-c", "sleep 100 & sleep 100"], timeoutMs: 300 })
+      expect(slow.timedOut).toBe(true)
+      // only the init's own sleep is left
+      expect(text((yield* runner.exec(handle, { argv: ["/bin/sh", "-c", "cat /proc/[0-9]*/comm | grep -c sleep"] })).stdout)).toBe("1\n")
     })
   )
 

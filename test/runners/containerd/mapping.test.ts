@@ -16,6 +16,7 @@ import {
   ociSpec,
   processOfExec,
   readExecProcess,
+  RUNC_OPTIONS_TYPE_URL,
   readOciSpec,
   sandboxEnv,
   sandboxStateOf,
@@ -27,10 +28,13 @@ import {
   waitStatusOf
 } from "../../../src/runners/containerd/mapping.js"
 import type { SpecInputs } from "../../../src/runners/containerd/mapping.js"
+import { encodeRequest } from "../../../src/runners/containerd/client.js"
+import type { OciRuntime } from "../../../src/runners/containerd/oci-runtime.js"
 import { CLONE_NAMESPACE_FLAGS, DENIED_SYSCALLS, seccompProfile } from "../../../src/runners/containerd/seccomp.js"
 import { sessionOfStat } from "../../../src/runners/containerd/session.js"
 import type { ExecRequest, SandboxSpec } from "../../../src/runners/runner.js"
 import * as arbitrary from "../arbitraries.js"
+import { bytesOf, text, wireFields } from "./wire.js"
 
 const spec: SandboxSpec = {
   id: "s1",
@@ -175,15 +179,33 @@ describe("ociSpec", () => {
 })
 
 describe("taskCreateMessage", () => {
-  it("binds the image directory read-only as the bundle's rootfs, with no stdio", () => {
-    expect(taskCreateMessage("s1", "/img/rootfs")).toEqual({
+  const crun: OciRuntime = { name: "crun", binary: "/usr/bin/crun", reason: "test" }
+
+  it("binds the image directory read-only as the bundle's rootfs, with no stdio, and names the OCI runtime", () => {
+    expect(taskCreateMessage("s1", "/img/rootfs", crun)).toEqual({
       container_id: "s1",
       rootfs: [{ type: "bind", source: "/img/rootfs", target: "", options: ["rbind", "ro"] }],
       stdin: "",
       stdout: "",
       stderr: "",
-      terminal: false
+      terminal: false,
+      options: { type_url: "containerd.runc.v1.Options", value: { binary_name: "/usr/bin/crun" } }
     })
+  })
+
+  it("goes on the wire as CreateTaskRequest.options = 9, a google.protobuf.Any holding containerd.runc.v1.Options with binary_name = 6", () => {
+    fc.assert(
+      fc.property(fc.constantFrom("crun", "runc"), fc.stringMatching(/^\/[a-z0-9/._-]{1,60}$/), (name, binary) => {
+        const wire = encodeRequest("Tasks.Create", taskCreateMessage("s1", "/img/rootfs", { name, binary, reason: "" }))
+        const request = wireFields(wire)
+        expect(text(request.get(1))).toBe("s1")
+        const any = wireFields(bytesOf(request.get(9)))
+        expect(text(any.get(1))).toBe(RUNC_OPTIONS_TYPE_URL)
+        const options = wireFields(bytesOf(any.get(2)))
+        expect([...options.keys()]).toEqual([6])
+        expect(text(options.get(6))).toBe(binary)
+      })
+    )
   })
 })
 
