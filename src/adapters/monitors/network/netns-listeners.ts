@@ -9,6 +9,7 @@ import { spawn } from "node:child_process"
 import type * as dgram from "node:dgram"
 import * as fs from "node:fs"
 import type * as net from "node:net"
+import { diesWithParent } from "../dies-with-parent.js"
 import { MonitorUnavailable } from "../monitor.js"
 
 export interface NetnsListeners {
@@ -63,7 +64,7 @@ export const openNetnsListeners = (
         const got: Partial<Record<keyof NetnsListeners, unknown>> = {}
         let stderr = ""
         let settled = false
-        const child = spawn("nsenter", [`--net=/proc/${pid}/ns/net`, "--", process.execPath, "-e", CHILD_SCRIPT, String(ports.proxy), String(ports.dns)], {
+        const child = spawn(...diesWithParent("nsenter", [`--net=/proc/${pid}/ns/net`, "--", process.execPath, "-e", CHILD_SCRIPT, String(ports.proxy), String(ports.dns)]), {
           env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
           stdio: ["ignore", "ignore", "pipe", "ipc"]
         })

@@ -6,6 +6,7 @@ import type { Scope } from "effect"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
+import { diesWithParent } from "../dies-with-parent.js"
 import { formatIp, hostLocalKind } from "./address.js"
 import type { IpAddress } from "./address.js"
 
@@ -127,7 +128,7 @@ export const traceConnects = (pid: number, handlers: TraceHandlers, bpftrace = "
 
     const runOnce = (onReady: () => void) =>
       Effect.async<string>((resume) => {
-        const child = spawn(bpftrace, ["-e", SCRIPT, pidNs, netNs], { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", BPFTRACE_NO_USER_SYMBOLS: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn(...diesWithParent(bpftrace, ["-e", SCRIPT, pidNs, netNs]), { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", BPFTRACE_NO_USER_SYMBOLS: "1" }, stdio: ["ignore", "pipe", "pipe"] })
         const pending = new Map<number, Omit<RawConnect, "result">>()
         let stderr = ""
         const onLine = (line: string) => {

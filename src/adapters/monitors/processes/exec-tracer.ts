@@ -6,6 +6,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { Data, Effect, Either } from "effect"
 import type { Scope } from "effect"
+import { diesWithParent } from "../dies-with-parent.js"
 import { makeExecAssembly, type ObservedExec } from "./exec-assembly.js"
 import { makeMonotonicClock, monotonicNowNs } from "./monotonic-clock.js"
 import type { ObservedExit } from "./process-tracker.js"
@@ -128,7 +129,7 @@ export const makeExecTracer = (options: ExecTracerOptions = {}): ExecTracer => {
     new Promise((resolve, reject) => {
       ensureTracefs()
       const pages = options.perfPagesPerCpu ?? 1024
-      const proc = spawn(options.bpftrace ?? "bpftrace", ["-e", traceScript()], {
+      const proc = spawn(...diesWithParent(options.bpftrace ?? "bpftrace", ["-e", traceScript()]), {
         env: { PATH: HOST_PATH, BPFTRACE_STRLEN: "200", BPFTRACE_PERF_RB_PAGES: String(pages) },
         stdio: ["ignore", "pipe", "pipe"]
       })
