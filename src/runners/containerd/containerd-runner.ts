@@ -321,8 +321,10 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
           yield* io.drain(PIPE_GRACE_MS)
           // an OOM kill is a SIGKILL: then containerd's exit event, which follows its OOM event, says whether it was one
           if (exited.exit_status === 128 + SIGKILL) yield* events.awaitExit(id, execId, EXIT_EVENT_WAIT_MS)
-          const oomKilled = events.oomCount(id) > oomEventsBefore || readCounters(cgroups).oomKills > oomCounterBefore
-          return { ...exitOutcome(exited.exit_status), ...io.output(), durationMs, timedOut, oomKilled }
+          const after = readCounters(cgroups)
+          const oomKilled = events.oomCount(id) > oomEventsBefore || after.oomKills > oomCounterBefore
+          const counters = { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits }
+          return { ...exitOutcome(exited.exit_status), ...io.output(), durationMs, timedOut, oomKilled, counters }
         })
       )
 
