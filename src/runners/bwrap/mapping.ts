@@ -358,7 +358,7 @@ export interface ExecTools {
   readonly env: string
 }
 
-function envProblem(key: string, value: string): string | null {
+export function envProblem(key: string, value: string): string | null {
   if (key === "" || key.includes("=") || key.includes("\0")) return "a variable name must be non-empty, without '=' or NUL"
   if (value.includes("\0")) return "a value must not contain NUL"
   return null
@@ -373,17 +373,13 @@ export const execEnvironment = (
 ): Readonly<Record<string, string>> => ({ PATH: DEFAULT_PATH, HOME: WORKSPACE, ...specEnv, ...requestEnv })
 
 /**
- * nsenter joins every namespace but the user namespace (the sandbox user stays an unprivileged host
- * uid, see README), setpriv drops uid, groups and every capability set and sets no_new_privs, env
- * replaces the environment and changes directory as the sandbox user.
+ * The checks every runner makes of an exec request before running anything (one place for both
+ * runners): a program name, no NUL in argv or cwd, valid variables; the environment it runs with.
  */
-export const execCommand = (
-  target: ExecTarget,
-  user: SandboxUser,
-  tools: ExecTools,
+export const checkedExecEnvironment = (
   specEnv: Readonly<Record<string, string>>,
   request: ExecRequest
-): Either.Either<ReadonlyArray<string>, InvalidExecRequest> => {
+): Either.Either<Readonly<Record<string, string>>, InvalidExecRequest> => {
   const invalid = (field: string, reason: string) => Either.left(new InvalidExecRequest({ field, reason }))
   const [program] = request.argv
   if (program === undefined || program === "") return invalid("argv", "must name a program")
@@ -395,7 +391,22 @@ export const execCommand = (
     const problem = envProblem(key, value)
     if (problem !== null) return invalid(`env.${key}`, problem)
   }
-  return Either.right([
+  return Either.right(env)
+}
+
+/**
+ * nsenter joins every namespace but the user namespace (the sandbox user stays an unprivileged host
+ * uid, see README), setpriv drops uid, groups and every capability set and sets no_new_privs, env
+ * replaces the environment and changes directory as the sandbox user.
+ */
+export const execCommand = (
+  target: ExecTarget,
+  user: SandboxUser,
+  tools: ExecTools,
+  specEnv: Readonly<Record<string, string>>,
+  request: ExecRequest
+): Either.Either<ReadonlyArray<string>, InvalidExecRequest> =>
+  Either.map(checkedExecEnvironment(specEnv, request), (env) => [
     tools.nsenter, `--target=${target.pid}`, "--mount", "--uts", "--ipc", "--net", "--pid",
     ...(target.cgroupNamespace ? ["--cgroup"] : []),
     "--root", "--",
@@ -405,4 +416,3 @@ export const execCommand = (
     ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
     ...request.argv
   ])
-}

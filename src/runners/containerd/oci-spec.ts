@@ -1,9 +1,9 @@
 // The OCI side of a sandbox, pure: the runtime spec it runs under (and reading one back) and the OCI
 // process of an exec (and back). The runc shim hands both to the OCI runtime (crun or runc) as they are.
 import { Either, Schema } from "effect"
-import { execEnvironment, networkEnv, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
+import { checkedExecEnvironment, envProblem, execEnvironment, networkEnv, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
 import type { EtcPaths, SandboxUser } from "../bwrap/mapping.js"
-import { InvalidExecRequest } from "../errors.js"
+import type { InvalidExecRequest } from "../errors.js"
 import { SandboxNetwork } from "../runner.js"
 import type { ExecRequest, SandboxResources, SandboxSpec } from "../runner.js"
 import { seccompProfile } from "./seccomp.js"
@@ -235,11 +235,7 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
   })
 }
 
-export const envProblem = (key: string, value: string): string | null => {
-  if (key === "" || key.includes("=") || key.includes("\0")) return "a variable name must be non-empty, without '=' or NUL"
-  if (value.includes("\0")) return "a value must not contain NUL"
-  return null
-}
+export { envProblem }
 
 // ---------------------------------------------------------------------------------------------------
 // exec
@@ -253,20 +249,8 @@ export const execProcess = (
   user: SandboxUser,
   specEnv: Readonly<Record<string, string>>,
   request: ExecRequest
-): Either.Either<OciProcess, InvalidExecRequest> => {
-  const invalid = (field: string, reason: string) => Either.left(new InvalidExecRequest({ field, reason }))
-  const [program] = request.argv
-  if (program === undefined || program === "") return invalid("argv", "must name a program")
-  if (program.includes("=")) return invalid("argv[0]", "a program name must not contain '='")
-  if (request.argv.some((arg) => arg.includes("\0"))) return invalid("argv", "arguments must not contain NUL")
-  if (request.cwd !== undefined && (request.cwd === "" || request.cwd.includes("\0"))) return invalid("cwd", "must be a non-empty path without NUL")
-  const env = execEnvironment(specEnv, request.env)
-  for (const [key, value] of Object.entries(env)) {
-    const problem = envProblem(key, value)
-    if (problem !== null) return invalid(`env.${key}`, problem)
-  }
-  return Either.right(processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env))
-}
+): Either.Either<OciProcess, InvalidExecRequest> =>
+  Either.map(checkedExecEnvironment(specEnv, request), (env) => processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env))
 
 /** Reads back what `execProcess` writes: the argv, the absolute cwd and the whole environment. */
 export const readExecProcess = (
