@@ -2,9 +2,9 @@
 // streamable HTTP on 127.0.0.1. Tool-call overhead p50/p99 for describe_environment and `exec true`
 // (round trip minus the runner's own exec time), then calls/s from 20 concurrent clients with the
 // number of failed calls. Every call is recorded in the ledger, so the figures include that append.
-// Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20]
-import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+// Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20] [--from-source]
+import { spawn, spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import Database from "better-sqlite3"
@@ -26,8 +26,18 @@ const quantile = (xs: ReadonlyArray<number>, q: number) => {
   return +(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0).toFixed(2)
 }
 const root = resolve(import.meta.dirname, "..")
-// src/main.ts once the CLI lists `mcp`; until then the tests' entry, which adds it.
-const entry = join(root, "src/main.ts")
+// The daemon as installed runs the compiled CLI (bin/hydravisor.js → dist/, built by `npm ci`);
+// `--from-source` runs src/main.ts under tsx instead (heavier: its loader thread and caches).
+const fromSource = process.argv.includes("--from-source")
+const entry = fromSource ? join(root, "src/main.ts") : join(root, "bin/hydravisor.js")
+/** Newest modification time under `dir` (0 when it does not exist). */
+const newest = (dir: string): number =>
+  !existsSync(dir) ? 0 : readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0)
+if (!fromSource && newest(join(root, "dist/src")) < newest(join(root, "src"))) {
+  process.stderr.write("bench: dist/ is older than src/, building it first (npm run build)\n")
+  const built = spawnSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
+  if (built.status !== 0) throw new Error("npm run build failed; run it and look at its errors")
+}
 
 const dir = mkdtempSync(join(tmpdir(), "hv-bench-mcp-"))
 const env = { ...process.env, HYDRAVISOR_DATA_DIR: join(dir, "data"), HYDRAVISOR_RUNTIME_DIR: join(dir, "run"), HYDRAVISOR_CONFIG: join(dir, "config.yaml") }
@@ -37,7 +47,7 @@ const registered = updateRegistry(env.HYDRAVISOR_DATA_DIR, (r) =>
 )
 if (Either.isLeft(registered)) throw new Error(String(registered.left))
 
-const daemon = spawn(process.execPath, ["--import", "tsx", entry, "mcp", "--port", "0"], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] })
+const daemon = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry, "mcp", "--port", "0"], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] })
 const url = await new Promise<string>((done, fail) => {
   let log = ""
   daemon.stderr!.on("data", (c: Buffer) => {
