@@ -6,7 +6,7 @@
 // Observations are queued and handled by one fiber: an action (stop) ends the monitors, which flush
 // through the very sink that fed the queue, so acting inside the sink would deadlock.
 import * as fs from "node:fs"
-import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Option, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Either, Fiber, Layer, Option, Queue, Stream } from "effect"
 import { decodeEventData } from "../../domain/events/catalogue.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
 import { observationStream } from "../../domain/monitors/monitor-events.js"
@@ -167,6 +167,23 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
 
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
 
+    /**
+     * What the engine knew of a sandbox before this daemon started: the usage its observations add
+     * up to, and the findings already reported once (a quota's period), so that a restart neither
+     * resets a quota nor reports a violation twice. Nothing is enforced while replaying.
+     */
+    const replay = (w: Watched) =>
+      Stream.runForEach(store.readStream(observationStream(w.view.id)), ({ record }) =>
+        Effect.sync(() => {
+          const decoded = decodeEventData(record.type, record.data)
+          if (Either.isLeft(decoded)) return
+          const observation = { id: record.id, at: record.at, type: record.type, data: decoded.right as Record<string, unknown> }
+          for (const f of findViolations(w.policy, observation, w.usage, w.reported)) if (f.once !== null) w.reported.add(f.once)
+          const used = usageOf(observation)
+          if (used !== null) w.usage.push(used)
+        })
+      )
+
     const running: EnforcerShape["running"] = (view, handle) =>
       Effect.gen(function* () {
         if (watched.has(view.id)) return
@@ -176,6 +193,7 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
           return
         }
         const w: Watched = { view, policy: found.right, pid: handle.pid, usage: [], reported: new Set(), timer: null }
+        yield* replay(w).pipe(Effect.catchAll((e) => Effect.sync(() => log(`policy engine: sandbox ${view.id}: its earlier observations could not be read (${e.message}); quotas count from now`))))
         watched.set(view.id, w)
         if (view.expiresAt !== null) {
           const due = Date.parse(view.expiresAt)
