@@ -118,6 +118,26 @@ describe("MCP over streamable HTTP", () => {
     expect(denied[denied.length - 1].data).toMatchObject({ reason: "foreign-session", agentId: "bob" })
   })
 
+  it("in an open session, a body that is not JSON is answered 400 (-32700), one over 16 MiB 413, a valid one as usual", async () => {
+    const opened = await post({ authorization: `Bearer ${tokens["alice"]}` })
+    const headers = { authorization: `Bearer ${tokens["alice"]}`, "mcp-session-id": opened.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" }
+    const raw = (body: string) =>
+      fetch(daemon.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }, body })
+    const notJson = await raw("{ not json")
+    expect(notJson.status).toBe(400)
+    expect(await notJson.json()).toMatchObject({ error: { code: -32700, message: "Parse error: Invalid JSON" } })
+    const huge = await raw(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list", params: { pad: "x".repeat(17 * 1024 * 1024) } }))
+    expect(huge.status).toBe(413)
+    expect(await huge.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining("Payload Too Large") } })
+    const notMessage = await raw(JSON.stringify({ hello: "world" }))
+    expect(notMessage.status).toBe(400)
+    expect(await notMessage.json()).toMatchObject({ error: { code: -32700 } })
+    await raw(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    const listed = await raw(JSON.stringify({ jsonrpc: "2.0", id: 4, method: "tools/list", params: {} }))
+    expect(listed.status).toBe(200)
+    expect(((await listed.json()) as { result: { tools: Array<{ name: string }> } }).result.tools.map((t) => t.name)).toContain("exec")
+  })
+
   it("serves only its own host names (no DNS rebinding) and only /mcp", async () => {
     const { port } = new URL(daemon.url)
     const status = (path: string, host: string) =>
