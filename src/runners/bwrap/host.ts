@@ -7,6 +7,7 @@ import * as path from "node:path"
 import { detectLayout, prepareParent } from "../cgroups/cgroup.js"
 import type { CgroupLayout } from "../cgroups/layout.js"
 import { HostUnsupported } from "../errors.js"
+import { findInDirs } from "../executables.js"
 import { ROOT_ENTRY_NAMES } from "./mapping.js"
 import type { ExecTools, RootEntry, RootView } from "./mapping.js"
 
@@ -23,16 +24,8 @@ const HOST_DIRS = [...USR_DIRS, "/bin", "/sbin"]
 
 const findExecutable = (name: string, dirs: ReadonlyArray<string>, fix: string) =>
   Effect.suspend(() => {
-    for (const dir of dirs) {
-      const file = path.join(dir, name)
-      try {
-        fs.accessSync(file, fs.constants.X_OK)
-        return Effect.succeed(file)
-      } catch {
-        continue
-      }
-    }
-    return Effect.fail(new HostUnsupported({ runner: RUNNER, missing: `${name} is not installed (looked in ${dirs.join(", ")})`, fix }))
+    const file = findInDirs(name, dirs)
+    return file !== null ? Effect.succeed(file) : Effect.fail(new HostUnsupported({ runner: RUNNER, missing: `${name} is not installed (looked in ${dirs.join(", ")})`, fix }))
   })
 
 export const probeHost = (cgroupParent: string): Effect.Effect<BwrapHost, HostUnsupported> =>

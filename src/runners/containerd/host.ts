@@ -7,6 +7,7 @@ import * as path from "node:path"
 import { detectLayout } from "../cgroups/cgroup.js"
 import type { CgroupLayout } from "../cgroups/layout.js"
 import { HostUnsupported } from "../errors.js"
+import { findInDirs } from "../executables.js"
 import { isUnreachable } from "./client.js"
 import type { ContainerdClient } from "./client.js"
 import { RUNNER, VersionResponse } from "./mapping.js"
@@ -28,18 +29,7 @@ export interface ContainerdHost {
 
 const HOST_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 
-const lookUp = (name: string): string | null => {
-  for (const dir of HOST_DIRS) {
-    const file = path.join(dir, name)
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      return file
-    } catch {
-      continue
-    }
-  }
-  return null
-}
+const lookUp = (name: string): string | null => findInDirs(name, HOST_DIRS)
 
 const findExecutable = (name: string, fix: string) =>
   Effect.suspend(() => {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describeCause } from "../errors.js"
+import { firstExecutable } from "../executables.js"
 import { ImageBuildFailed, ImageNotFound, ImageStoreFailure } from "./errors.js"
 import { canonicalRecipe, debootstrapArgs, DEFAULT_SUITE, ImageRecipe, mirrorFromSources, recipeHash } from "./recipe.js"
 import type { SourcesFile } from "./recipe.js"
@@ -188,17 +189,8 @@ const logTail = (target: string): ReadonlyArray<string> => {
   }
 }
 
-const findDebootstrap = (given: string | undefined): string | null => {
-  for (const candidate of given !== undefined ? [given] : ["/usr/sbin/debootstrap", "/usr/bin/debootstrap", "/sbin/debootstrap"]) {
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK)
-      return candidate
-    } catch {
-      continue
-    }
-  }
-  return null
-}
+const findDebootstrap = (given: string | undefined): string | null =>
+  firstExecutable(given !== undefined ? [given] : ["/usr/sbin/debootstrap", "/usr/bin/debootstrap", "/sbin/debootstrap"])
 
 /** The cached image for `recipe`, built first when absent. */
 export const buildImage = (dataDir: string, input: ImageRecipe, options: BuildOptions = {}): Effect.Effect<Image, ImageBuildFailed> =>
