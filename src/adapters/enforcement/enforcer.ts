@@ -66,6 +66,21 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
     const ledger = yield* Ledger
     const store = yield* EventStore
     const log = options.log ?? (() => {})
+    /**
+     * Takes one observation into the sandbox's books (usage, findings reported once) and returns the
+     * rules it breaks: the live path enforces them, the replay after a restart only keeps the books.
+     */
+    const account = (w: Watched, record: LedgerRecord): ReadonlyArray<Finding> => {
+      const decoded = decodeEventData(record.type, record.data)
+      if (Either.isLeft(decoded)) return []
+      const observation = { id: record.id, at: record.at, type: record.type, data: decoded.right as Record<string, unknown> }
+      const findings = findViolations(w.policy, observation, w.usage, w.reported)
+      const used = usageOf(observation)
+      if (used !== null) w.usage.push(used)
+      for (const f of findings) if (f.once !== null) w.reported.add(f.once)
+      return findings
+    }
+
     const queue = yield* Queue.unbounded<Work>()
     const watched = new Map<string, Watched>()
     let service: SandboxServiceShape | null = null
@@ -150,15 +165,7 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
           return Effect.forEach(work.records, (r) =>
             Effect.suspend(() => {
               const w = watched.get(work.sandboxId)
-              if (w === undefined) return Effect.void
-              const decoded = decodeEventData(r.type, r.data)
-              if (Either.isLeft(decoded)) return Effect.void
-              const observation = { id: r.id, at: r.at, type: r.type, data: decoded.right as Record<string, unknown> }
-              const findings = findViolations(w.policy, observation, w.usage, w.reported)
-              const used = usageOf(observation)
-              if (used !== null) w.usage.push(used)
-              for (const f of findings) if (f.once !== null) w.reported.add(f.once)
-              return Effect.forEach(findings, (f) => enforce(w, f), { discard: true })
+              return w === undefined ? Effect.void : Effect.forEach(account(w, r), (f) => enforce(w, f), { discard: true })
             }).pipe(Effect.catchAll((e) => Effect.sync(() => log(`policy engine: ${e.message}`)))),
             { discard: true }
           )
@@ -172,17 +179,7 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
      * up to, and the findings already reported once (a quota's period), so that a restart neither
      * resets a quota nor reports a violation twice. Nothing is enforced while replaying.
      */
-    const replay = (w: Watched) =>
-      Stream.runForEach(store.readStream(observationStream(w.view.id)), ({ record }) =>
-        Effect.sync(() => {
-          const decoded = decodeEventData(record.type, record.data)
-          if (Either.isLeft(decoded)) return
-          const observation = { id: record.id, at: record.at, type: record.type, data: decoded.right as Record<string, unknown> }
-          for (const f of findViolations(w.policy, observation, w.usage, w.reported)) if (f.once !== null) w.reported.add(f.once)
-          const used = usageOf(observation)
-          if (used !== null) w.usage.push(used)
-        })
-      )
+    const replay = (w: Watched) => Stream.runForEach(store.readStream(observationStream(w.view.id)), ({ record }) => Effect.sync(() => void account(w, record)))
 
     const running: EnforcerShape["running"] = (view, handle) =>
       Effect.gen(function* () {
