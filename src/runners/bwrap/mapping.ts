@@ -101,8 +101,11 @@ const within = (parent: string, child: string): boolean => {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel))
 }
 
-/** Checks what the Schema cannot: paths and hostname. Every network mode keeps a network namespace with only lo. */
-export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec> => {
+/**
+ * Checks what the Schema cannot: paths and hostname. Every network mode keeps a network namespace with
+ * only lo. Shared by the runners; `imageOnly` is the refusal of a runner that needs an image rootfs.
+ */
+export const checkSpec = (spec: SandboxSpec, options: { readonly imageOnly?: string } = {}): Either.Either<SandboxSpec, InvalidSandboxSpec> => {
   const invalid = (field: string, reason: string) => Either.left(new InvalidSandboxSpec({ field, reason }))
   if (!HOSTNAME.test(spec.hostname)) return invalid("hostname", `"${spec.hostname}" is not a valid host name`)
   for (const field of ["workspaceDir", "stateDir"] as const) {
@@ -112,6 +115,7 @@ export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, Invalid
   if (within(spec.workspaceDir, spec.stateDir) || within(spec.stateDir, spec.workspaceDir)) {
     return invalid("stateDir", "must not contain, or lie inside, the workspace (it would become visible inside)")
   }
+  if (options.imageOnly !== undefined && spec.rootfs.kind !== "image") return invalid("rootfs", options.imageOnly)
   if (spec.rootfs.kind === "image" && !path.isAbsolute(spec.rootfs.path)) {
     return invalid("rootfs.path", `must be an absolute path, got "${spec.rootfs.path}"`)
   }

@@ -3,10 +3,9 @@
 // and what containerd answers (task status, wait status, task events) in our terms. No I/O here.
 import { Either, Schema } from "effect"
 import { constants as osConstants } from "node:os"
-import * as path from "node:path"
 import { InvalidSandboxSpec } from "../errors.js"
 import type { SandboxNetwork, SandboxSpec, SandboxState } from "../runner.js"
-import { envProblem } from "./oci-spec.js"
+import { checkSpec as checkSandboxSpec } from "../bwrap/mapping.js"
 import type { OciProcess, OciSpec } from "./oci-spec.js"
 import type { OciRuntime } from "./oci-runtime.js"
 
@@ -30,37 +29,14 @@ export const imageRequirements = (network: SandboxNetwork): ReadonlyArray<string
 // ---------------------------------------------------------------------------------------------------
 // checks
 
-const HOSTNAME = /^(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i
 /** containerd's identifier rule (ours is narrower: [a-z0-9-]), which forbids a leading '-'. */
 const CONTAINER_ID = /^[A-Za-z0-9]/
 
-const within = (parent: string, child: string): boolean => {
-  const rel = path.relative(parent, child)
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel))
-}
-
-/** Checks what the Schema cannot: ids, paths, hostname, an image rootfs. Every network mode keeps a namespace with only lo. */
-export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec> => {
-  const invalid = (field: string, reason: string) => Either.left(new InvalidSandboxSpec({ field, reason }))
-  if (!CONTAINER_ID.test(spec.id)) return invalid("id", "must start with a letter or digit for containerd")
-  if (!HOSTNAME.test(spec.hostname)) return invalid("hostname", `"${spec.hostname}" is not a valid host name`)
-  for (const field of ["workspaceDir", "stateDir"] as const) {
-    if (!path.isAbsolute(spec[field])) return invalid(field, `must be an absolute path, got "${spec[field]}"`)
-    if (path.resolve(spec[field]) === "/") return invalid(field, "must not be /")
-  }
-  if (within(spec.workspaceDir, spec.stateDir) || within(spec.stateDir, spec.workspaceDir)) {
-    return invalid("stateDir", "must not contain, or lie inside, the workspace (it would become visible inside)")
-  }
-  if (spec.rootfs.kind !== "image") {
-    return invalid("rootfs", "the containerd runner needs an image rootfs (build one with `hydravisor image build`); \"host\" is bwrap-only")
-  }
-  if (!path.isAbsolute(spec.rootfs.path)) return invalid("rootfs.path", `must be an absolute path, got "${spec.rootfs.path}"`)
-  for (const [key, value] of Object.entries(spec.env)) {
-    const problem = envProblem(key, value)
-    if (problem !== null) return invalid(`env.${key}`, problem)
-  }
-  return Either.right(spec)
-}
+/** The runners' shared checks (bwrap/mapping.ts), plus containerd's: its id rule and an image rootfs. */
+export const checkSpec = (spec: SandboxSpec): Either.Either<SandboxSpec, InvalidSandboxSpec> =>
+  CONTAINER_ID.test(spec.id)
+    ? checkSandboxSpec(spec, { imageOnly: "the containerd runner needs an image rootfs (build one with `hydravisor image build`); \"host\" is bwrap-only" })
+    : Either.left(new InvalidSandboxSpec({ field: "id", reason: "must start with a letter or digit for containerd" }))
 
 // ---------------------------------------------------------------------------------------------------
 // exit statuses

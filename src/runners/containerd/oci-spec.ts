@@ -1,7 +1,7 @@
 // The OCI side of a sandbox, pure: the runtime spec it runs under (and reading one back) and the OCI
 // process of an exec (and back). The runc shim hands both to the OCI runtime (crun or runc) as they are.
 import { Either, Schema } from "effect"
-import { checkedExecEnvironment, envProblem, execEnvironment, networkEnv, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
+import { checkedExecEnvironment, execEnvironment, networkEnv, resolveCwd, WORKSPACE } from "../bwrap/mapping.js"
 import type { EtcPaths, SandboxUser } from "../bwrap/mapping.js"
 import type { InvalidExecRequest } from "../errors.js"
 import { SandboxNetwork } from "../runner.js"
@@ -234,8 +234,6 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
     hardened
   })
 }
-
-export { envProblem }
 
 // ---------------------------------------------------------------------------------------------------
 // exec
