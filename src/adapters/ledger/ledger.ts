@@ -282,21 +282,36 @@ export const makeLedger = (options: LedgerOptions) =>
 
     // Pipelined: batch k+1 is stamped and its signing started before batch k commits, so the
     // workers sign while the main thread waits on the commit's fsync.
-    let inflight: { readonly planned: ReadonlyArray<Planned>; readonly sigs: Fiber.Fiber<ReadonlyArray<string>> } | null = null
+    // A small batch is signed on the spot (no fiber); a large one by the workers, in the background.
+    interface Signing {
+      readonly result: Effect.Effect<ReadonlyArray<string>>
+      readonly cancel: Effect.Effect<void>
+    }
+    const startSigning = (hashes: ReadonlyArray<string>): Effect.Effect<Signing> => {
+      const now = signer.signInline(hashes)
+      return now !== null
+        ? Effect.succeed({ result: Effect.succeed(now), cancel: Effect.void })
+        : Effect.map(Effect.fork(signer.sign(hashes)), (fiber) => ({ result: Fiber.join(fiber), cancel: Fiber.interrupt(fiber) }))
+    }
+    let inflight: { readonly planned: ReadonlyArray<Planned>; readonly sigs: Signing } | null = null
+    let answeredLastTurn = false
     const settleInflight = Effect.gen(function* () {
       const current = inflight
       inflight = null
       if (current === null) return true
-      return yield* finish(current.planned, yield* Fiber.join(current.sigs))
+      return yield* finish(current.planned, yield* current.sigs.result)
     })
 
     // Only the wait for work is interruptible: a batch, once taken, is committed and answered.
     const drain = Effect.uninterruptibleMask((restore) => Effect.gen(function* () {
       const first = yield* restore(inflight === null ? Queue.takeBetween(queue, 1, maxBatch) : Queue.takeUpTo(queue, maxBatch))
-      // Let callers that were just answered enqueue their next append, so batches stay large.
-      yield* Effect.yieldNow()
-      const more = yield* Queue.takeUpTo(queue, maxBatch - first.length)
-      const requests = [...Chunk.toReadonlyArray(first), ...Chunk.toReadonlyArray(more)]
+      // Let callers that were just answered enqueue their next append, so batches stay large. When
+      // nobody was answered and nothing new came (a lone append), the batch in flight commits at once.
+      const requests = [...Chunk.toReadonlyArray(first)]
+      if (requests.length > 0 || answeredLastTurn) {
+        yield* Effect.yieldNow()
+        requests.push(...Chunk.toReadonlyArray(yield* Queue.takeUpTo(queue, maxBatch - first.length)))
+      }
       if (requests.some((r) => r.kind === "rotate")) {
         yield* settleInflight
         let batch: Array<Request> = []
@@ -311,10 +326,11 @@ export const makeLedger = (options: LedgerOptions) =>
         return
       }
       const next = requests.length > 0 ? yield* plan(requests) : []
-      const nextSigs = next.length > 0 ? yield* Effect.fork(signer.sign(hashesOf(next))) : null
+      const nextSigs = next.length > 0 ? yield* startSigning(hashesOf(next)) : null
+      answeredLastTurn = inflight !== null
       const ok = yield* settleInflight
       if (!ok && nextSigs !== null) {
-        yield* Fiber.interrupt(nextSigs)
+        yield* nextSigs.cancel
         yield* abandon(next)
         return
       }

@@ -21,6 +21,8 @@ const INLINE_BELOW = 8
 
 export interface SignerPool {
   readonly sign: (hashes: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>>
+  /** The signatures now, on this thread, for a batch too small to be worth the workers; else null. */
+  readonly signInline: (hashes: ReadonlyArray<string>) => ReadonlyArray<string> | null
   readonly setKey: (privateKey: KeyObject, pkcs8: Buffer) => Effect.Effect<void>
 }
 
@@ -54,8 +56,10 @@ export const makeSignerPool = (privateKey: KeyObject, pkcs8: Buffer, threads = M
         w.postMessage({ id, hashes })
       })
 
+    const signInline = (hashes: ReadonlyArray<string>): ReadonlyArray<string> | null =>
+      hashes.length < INLINE_BELOW ? hashes.map((h) => sign(null, Buffer.from(h, "hex"), key).toString("hex")) : null
     const signAll = (hashes: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> => {
-      if (hashes.length < INLINE_BELOW) return Effect.sync(() => hashes.map((h) => sign(null, Buffer.from(h, "hex"), key).toString("hex")))
+      if (hashes.length < INLINE_BELOW) return Effect.sync(() => signInline(hashes)!)
       const per = Math.ceil(hashes.length / workers.length)
       return Effect.promise(() =>
         Promise.all(workers.map((w, i) => onWorker(w, hashes.slice(i * per, (i + 1) * per)))).then((parts) => parts.flat())
@@ -63,6 +67,7 @@ export const makeSignerPool = (privateKey: KeyObject, pkcs8: Buffer, threads = M
     }
     const pool: SignerPool = {
       sign: signAll,
+      signInline,
       setKey: (next, nextPkcs8) =>
         Effect.sync(() => {
           key = next
