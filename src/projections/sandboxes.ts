@@ -1,11 +1,11 @@
 // The sandboxes read model: every sandbox's state, folded from the ledger's `sandbox-<id>` streams
 // with the aggregate's own `evolve`, plus what only the records know (times, revisions, record ids).
 // It can be thrown away and rebuilt from the ledger; rebuilding gives the same model.
-import { HashMap, Option, Stream } from "effect"
+import { Either, HashMap, Option, Stream } from "effect"
 import type { LedgerRecord } from "../domain/ledger/record.js"
 import type { Actor } from "../domain/ledger/record.js"
 import { valueOr } from "../domain/events/redactable.js"
-import { decodeSandboxEvent, isSandboxEventType, type RunnerHandle } from "../domain/sandbox/sandbox-events.js"
+import { decodeSandboxEvent, isSandboxEventType, type RunnerHandle, type SandboxEvent } from "../domain/sandbox/sandbox-events.js"
 import { evolve, holdsName, initialState, type Lifecycle, type SandboxState } from "../domain/sandbox/sandbox.js"
 import type { Network, Resources } from "../domain/sandbox/template.js"
 
@@ -51,7 +51,12 @@ export const emptySandboxes: SandboxesModel = { sandboxes: HashMap.empty(), prob
 
 const STREAM = /^sandbox-(.+)$/
 
-export const applyRecord = (model: SandboxesModel, record: SandboxRecord): SandboxesModel => {
+/**
+ * Folds one record into the model. `known` is the record's event as the appender built it (the
+ * sandbox service folds what it just appended without decoding its own record again); a record read
+ * from the store is decoded.
+ */
+export const applyRecord = (model: SandboxesModel, record: SandboxRecord, known?: SandboxEvent): SandboxesModel => {
   const id = STREAM.exec(record.stream)?.[1]
   if (id === undefined) return model
   const entry: SandboxEntry = Option.getOrElse(HashMap.get(model.sandboxes, id), () => ({
@@ -64,7 +69,7 @@ export const applyRecord = (model: SandboxesModel, record: SandboxRecord): Sandb
   let next: SandboxEntry = { ...entry, revision: record.revision, updatedAt: record.at }
   let problems = model.problems
   if (isSandboxEventType(record.type)) {
-    const decoded = decodeSandboxEvent(record.type, record.data)
+    const decoded = known !== undefined && known.type === record.type ? Either.right(known) : decodeSandboxEvent(record.type, record.data)
     if (decoded._tag === "Left") {
       problems = [...problems, { recordId: record.id, type: record.type, problem: decoded.left.message }]
     } else {
@@ -94,7 +99,7 @@ export const applyRecord = (model: SandboxesModel, record: SandboxRecord): Sandb
 }
 
 export const foldSandboxes = <E, R>(records: Stream.Stream<SandboxRecord, E, R>) =>
-  Stream.runFold(records, emptySandboxes, applyRecord)
+  Stream.runFold(records, emptySandboxes, (model, record: SandboxRecord) => applyRecord(model, record))
 
 /** A sandbox as the CLI, the TUI and MCP show it (field names are stable for `--json`). */
 export interface SandboxView {

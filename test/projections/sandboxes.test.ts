@@ -29,6 +29,8 @@ const recordsOf = (steps: ReadonlyArray<readonly [string, SandboxCommand]>) => {
   const revisions = new Map<string, number>()
   const events = new Map<string, Array<SandboxEvent>>()
   const records: Array<SandboxRecord> = []
+  /** Per record, the event as decided (what the sandbox service hands to applyRecord); none for a rejection. */
+  const known: Array<SandboxEvent | undefined> = []
   steps.forEach(([id, cmd]) => {
     const command = cmd._tag === "Launch" ? { ...cmd, sandboxId: id } : cmd
     const state = states.get(id) ?? initialState()
@@ -42,16 +44,18 @@ const recordsOf = (steps: ReadonlyArray<readonly [string, SandboxCommand]>) => {
       const data: Record<string, unknown> = { ...event.data }
       for (const field of sensitiveFields(event.type)) data[field] = seal(data[field], "cd".repeat(16))
       records.push({ id: `r${records.length}`, stream: `sandbox-${id}`, type: event.type, revision, at: new Date(f.AT + records.length * 1000).toISOString().replace("Z", "000Z"), data })
+      known.push(event)
     }
     if (Either.isLeft(decision) && state.lifecycle !== "initial") {
       const revision = (revisions.get(id) ?? -1) + 1
       revisions.set(id, revision)
       records.push({ id: `r${records.length}`, stream: `sandbox-${id}`, type: "CommandRejected", revision, at: new Date(f.AT).toISOString().replace("Z", "000Z"), data: {} })
+      known.push(undefined)
     }
     states.set(id, produced.reduce(evolve, state))
     events.set(id, [...(events.get(id) ?? []), ...produced])
   })
-  return { records, states, events, revisions }
+  return { records, known, states, events, revisions }
 }
 
 const steps = fc.array(fc.tuple(fc.constantFrom(...ids), command), { maxLength: 60 }).map((rest) => [
@@ -81,6 +85,17 @@ describe("sandboxes projection", () => {
         expect(snapshot(resumed)).toEqual(snapshot(rebuild(records)))
       }),
       { numRuns: 200 }
+    )
+  })
+
+  it("folding a record with its event as decided equals decoding the stored (sealed) record", () => {
+    fc.assert(
+      fc.property(steps, (sequence) => {
+        const { records, known } = recordsOf(sequence)
+        const withKnown = records.reduce((model, record, i) => applyRecord(model, record, known[i]), emptySandboxes)
+        expect(snapshot(withKnown)).toEqual(snapshot(rebuild(records)))
+      }),
+      { numRuns: 100 }
     )
   })
 

@@ -12,7 +12,7 @@ import { isSandboxRejection, PolicyRefused, SandboxNotFound, type SandboxRejecti
 import type { EffectivePolicy } from "../../domain/policy/resolve.js"
 import { lookupPolicy } from "../enforcement/policy-lookup.js"
 import type { SandboxCommand } from "../../domain/sandbox/sandbox-commands.js"
-import { sandboxStream, type FailedOperation } from "../../domain/sandbox/sandbox-events.js"
+import { sandboxStream, type FailedOperation, type SandboxEvent } from "../../domain/sandbox/sandbox-events.js"
 import { decide, initialState, type Sandbox } from "../../domain/sandbox/sandbox.js"
 import {
   applyRecord,
@@ -68,7 +68,9 @@ export const make = (options: SandboxServiceOptions) =>
       return lock.withPermits(1)
     }
 
-    const apply = (records: ReadonlyArray<LedgerRecord>) => Ref.update(modelRef, (model) => records.reduce(applyRecord, model))
+    /** Folds appended (or read) records into the model; `events` are their events as decided, when known. */
+    const apply = (records: ReadonlyArray<LedgerRecord>, events?: ReadonlyArray<SandboxEvent>) =>
+      Ref.update(modelRef, (model) => records.reduce((m, record, i) => applyRecord(m, record, events?.[i]), model))
     const entryOf = (sandboxId: string) => Effect.map(Ref.get(modelRef), (model) => HashMap.unsafeGet(model.sandboxes, sandboxId))
     const viewById = (sandboxId: string) => Effect.map(entryOf(sandboxId), (entry) => viewOf(entry)!)
     /** The sandbox once requested; every caller has seen its SandboxRequested first. */
@@ -121,7 +123,7 @@ export const make = (options: SandboxServiceOptions) =>
               : Effect.map(ledger.appendAll([{ stream: sandboxStream(sandboxId), events, options }, ...ctx.trailer()]), (parts) => parts[0]!)
           )
           if (Either.isRight(appended)) {
-            yield* apply(appended.right)
+            yield* apply(appended.right, decision.right)
             return appended.right
           }
           if (appended.left._tag !== "WrongExpectedRevision" || attempt >= 2) return yield* Effect.fail(appended.left)
