@@ -14,6 +14,8 @@ import {
   pidIsMember,
   pruneExecCgroups,
   readCounters,
+  readLimitCounters,
+  readOomKills,
   readEvents,
   releaseExecCgroup,
   removeSandboxCgroup,
@@ -153,6 +155,10 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
     const config: BwrapRunnerConfig = { ...defaultConfig, ...overrides }
     const host: Effect.Effect<BwrapHost, RunnerError> = yield* Effect.cached(probeHost(config.cgroupParent))
     /** bwrap processes this instance started, so stop can reap them and the scope can kill them. */
+    // Exec cgroup names: this runner's random prefix and a counter (a random draw per exec costs ~0.1 ms).
+    const execPrefix = `exec-${randomBytes(4).toString("hex")}`
+    let execCount = 0
+    const nextExecCgroupName = () => `${execPrefix}-${(execCount++).toString(36)}`
     const live = new Map<string, { readonly bwrap: ChildProcess; readonly cgroups: SandboxCgroupPaths }>()
 
     yield* Effect.addFinalizer(() =>
@@ -260,8 +266,8 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const target = { pid, cgroupNamespace: sandbox.state.cgroupNamespace }
         const { spec } = sandbox.state
         const command = yield* execCommand(target, sandbox.user, sandbox.host.tools, { ...networkEnv(spec.network), ...spec.env }, request)
-        const execDir = yield* createExecCgroup(cgroups, `exec-${randomBytes(6).toString("hex")}`)
-        const oomBefore = readCounters(cgroups).oomKills
+        const execDir = yield* createExecCgroup(cgroups, nextExecCgroupName())
+        const oomBefore = readOomKills(cgroups)
         const outcome = yield* runCommand({
           file: "/bin/sh",
           args: launcherArgs(procsFiles(cgroups, execDir), command),
@@ -274,7 +280,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         if (outcome.exitCode === 125 && text(outcome.stderr).startsWith(LAUNCHER_FAILURE_PREFIX)) {
           return yield* Effect.fail(new CgroupFailure({ path: execDir, operation: "join", reason: text(outcome.stderr).trim() }))
         }
-        const after = readCounters(cgroups)
+        const after = readLimitCounters(cgroups)
         return { ...outcome, oomKilled: after.oomKills > oomBefore, counters: { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits } }
       })
 

@@ -146,12 +146,21 @@ export interface CgroupCounters {
 
 export const readCounters = (paths: SandboxCgroupPaths): CgroupCounters => {
   const files = counterFiles(paths)
-  const memory = Number(readOr(files.memoryBytes, "").trim())
-  return {
-    oomKills: parseFlatKeyed(readOr(files.oomKills.file, "")).get(files.oomKills.key) ?? 0,
-    pidsLimitHits: parseFlatKeyed(readOr(files.pidsLimitHits.file, "")).get(files.pidsLimitHits.key) ?? 0,
-    memoryBytes: readOr(files.memoryBytes, "") === "" || !Number.isFinite(memory) ? null : memory
-  }
+  const memoryText = readOr(files.memoryBytes, "").trim()
+  const memory = Number(memoryText)
+  return { ...readLimitCounters(paths), memoryBytes: memoryText === "" || !Number.isFinite(memory) ? null : memory }
+}
+
+/** The OOM-kill counter alone (one file): what an exec compares before and after. */
+export const readOomKills = (paths: SandboxCgroupPaths): number => {
+  const { oomKills } = counterFiles(paths)
+  return parseFlatKeyed(readOr(oomKills.file, "")).get(oomKills.key) ?? 0
+}
+
+/** The limit counters without the memory reading (two files). */
+export const readLimitCounters = (paths: SandboxCgroupPaths): Pick<CgroupCounters, "oomKills" | "pidsLimitHits"> => {
+  const { pidsLimitHits } = counterFiles(paths)
+  return { oomKills: readOomKills(paths), pidsLimitHits: parseFlatKeyed(readOr(pidsLimitHits.file, "")).get(pidsLimitHits.key) ?? 0 }
 }
 
 const waitFor = (
