@@ -41,6 +41,15 @@ export class InvalidExecRequest extends Data.TaggedError("InvalidExecRequest")<{
   }
 }
 
+/** The caller withdrew an exec before its command ran (its intent could not be recorded); nothing ran. */
+export class ExecNotAdmitted extends Data.TaggedError("ExecNotAdmitted")<{
+  readonly id: string
+}> {
+  override get message() {
+    return `sandbox ${this.id}: the exec was withdrawn before its command ran (its start could not be recorded)`
+  }
+}
+
 /** A persisted handle that this runner cannot read (another runner's, or corrupted). */
 export class InvalidHandle extends Data.TaggedError("InvalidHandle")<{
   readonly id: string
@@ -124,6 +133,7 @@ export type RunnerError =
   | LaunchFailed
   | CgroupFailure
   | RunnerIoFailure
+  | ExecNotAdmitted
 
 export const describeCause = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause)

@@ -22,7 +22,7 @@ export const makeRunnerRegistry = (runners: ReadonlyMap<string, Runner>, default
       return runner ? runner.create(spec) : Effect.fail(unknown(spec.id, spec.runner ?? defaultKind))
     },
     start: (h) => forHandle(h, (r) => r.start(h)),
-    exec: (h, req) => forHandle(h, (r) => r.exec(h, req)),
+    exec: (h, req, options) => forHandle(h, (r) => r.exec(h, req, options)),
     pause: (h) => forHandle(h, (r) => r.pause(h)),
     resume: (h) => forHandle(h, (r) => r.resume(h)),
     stop: (h) => forHandle(h, (r) => r.stop(h)),

@@ -103,6 +103,16 @@ export const SandboxStatus = Schema.Struct({
 })
 export interface SandboxStatus extends Schema.Schema.Type<typeof SandboxStatus> {}
 
+export interface RunnerExecOptions {
+  /**
+   * Asked once the runner has prepared the command and before any of it runs: true lets it run,
+   * false withdraws it (the exec fails with ExecNotAdmitted, nothing ran). The sandbox service
+   * answers once the exec's CommandStarted is durable, so the runner's preparation overlaps that
+   * commit. Time spent waiting for the answer is not part of `ExecResult.durationMs`.
+   */
+  readonly admit?: Effect.Effect<boolean>
+}
+
 export interface RunnerCapabilities {
   readonly pause: boolean
   readonly snapshot: boolean
@@ -121,7 +131,7 @@ export interface Runner {
   readonly create: (spec: SandboxSpec) => Effect.Effect<SandboxHandle, RunnerError>
   /** Returns once the sandbox is up and ready for `exec`; the returned handle is the one to persist. */
   readonly start: (handle: SandboxHandle) => Effect.Effect<SandboxHandle, RunnerError>
-  readonly exec: (handle: SandboxHandle, request: ExecRequest) => Effect.Effect<ExecResult, RunnerError>
+  readonly exec: (handle: SandboxHandle, request: ExecRequest, options?: RunnerExecOptions) => Effect.Effect<ExecResult, RunnerError>
   /** Freezes every process of the sandbox. */
   readonly pause: (handle: SandboxHandle) => Effect.Effect<void, RunnerError>
   readonly resume: (handle: SandboxHandle) => Effect.Effect<void, RunnerError>

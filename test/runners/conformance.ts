@@ -188,6 +188,30 @@ export const runnerConformance = (target: RunnerUnderTest): void => {
     })
 
     describe("exec", () => {
+      it.scopedLive("with admit: nothing of the command runs before the answer, nothing at all on a no, and the wait is not in durationMs", () =>
+        Effect.gen(function* () {
+          const { runner, sandbox } = yield* oneSandbox("admit")
+          const marker = path.join(sandbox.spec.workspaceDir, "ran")
+          const refused = yield* Effect.either(runner.exec(sandbox.handle, { argv: ["/bin/sh", "-c", "touch /workspace/ran"] }, { admit: Effect.succeed(false) }))
+          expect(refused._tag === "Left" && refused.left._tag).toBe("ExecNotAdmitted")
+          yield* Effect.sleep("200 millis")
+          expect(fs.existsSync(marker)).toBe(false)
+          let ranBeforeAnswer: boolean | null = null
+          const admit = Effect.sleep("400 millis").pipe(
+            Effect.zipRight(Effect.sync(() => (ranBeforeAnswer = fs.existsSync(marker)))),
+            Effect.as(true)
+          )
+          const started = performance.now()
+          const result = yield* runner.exec(sandbox.handle, { argv: ["/bin/sh", "-c", "touch /workspace/ran"] }, { admit })
+          const wall = performance.now() - started
+          expect(ranBeforeAnswer).toBe(false)
+          expect(result.exitCode).toBe(0)
+          expect(fs.existsSync(marker)).toBe(true)
+          expect(wall).toBeGreaterThanOrEqual(400)
+          expect(result.durationMs).toBeLessThan(wall - 300)
+        })
+      )
+
       it.scopedLive("runs argv without a shell, in /workspace by default, or in the cwd asked for", () =>
         Effect.gen(function* () {
           const { sandbox } = yield* oneSandbox("cwd")

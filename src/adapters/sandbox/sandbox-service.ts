@@ -4,7 +4,7 @@
 // semaphore; the stream revision from the sandboxes projection guards every append.
 import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
-import { Clock, Effect, Either, HashMap, Layer, Option, Ref, Stream } from "effect"
+import { Clock, Effect, Either, Exit, Fiber, HashMap, Layer, Option, Ref, Stream } from "effect"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
@@ -238,14 +238,21 @@ export const make = (options: SandboxServiceOptions) =>
         const execId = randomUUID()
         const effectivePolicy = yield* requirePolicy(sandbox, "Exec", input, ctx)
         const stdin = request.stdin === undefined ? null : yield* blobs.put(request.stdin)
-        const [started] = yield* serialized(sandboxId)(
-          transact(sandboxId, (at) => ({ _tag: "Exec", execId, argv: request.argv, cwd: input.cwd, env: input.env, stdin, timeoutMs: input.timeoutMs, effectivePolicy, at }), { ...ctx, target, input })
-        )
-        const after = { ...ctx, causation: started?.id ?? null }
         const handle = handleOf(yield* requestedState(sandboxId))
-        const result = handle === null
+        // The intent (CommandStarted) is appended while the runner prepares the command; the runner
+        // lets nothing of it run before the record is durable (`admit`), and withdraws it on a refusal.
+        const intent = yield* Effect.fork(
+          serialized(sandboxId)(
+            transact(sandboxId, (at) => ({ _tag: "Exec", execId, argv: request.argv, cwd: input.cwd, env: input.env, stdin, timeoutMs: input.timeoutMs, effectivePolicy, at }), { ...ctx, target, input })
+          )
+        )
+        const admit = Effect.map(Fiber.await(intent), Exit.isSuccess)
+        const ran = handle === null
           ? Either.left<RunnerError>(new InvalidHandle({ id: sandboxId, reason: "the ledger holds no usable runner handle" }))
-          : yield* Effect.either(runner.exec(handle, request))
+          : yield* Effect.either(runner.exec(handle, request, { admit }))
+        const [started] = yield* Fiber.join(intent)
+        const after = { ...ctx, causation: started?.id ?? null }
+        const result = ran
         if (Either.isLeft(result)) {
           const error = result.left
           return yield* serialized(sandboxId)(Effect.gen(function* () {

@@ -33,8 +33,10 @@ import {
   SandboxStateConflict
 } from "../errors.js"
 import type { RunnerError } from "../errors.js"
+import { admitted } from "../admission.js"
 import { Runner, SandboxSpec } from "../runner.js"
-import type { ExecRequest, ExecResult, SandboxHandle, SandboxStatus } from "../runner.js"
+import { makeSpawner } from "../spawner/spawner.js"
+import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, SandboxStatus } from "../runner.js"
 import { probeHost, rootView } from "./host.js"
 import type { BwrapHost } from "./host.js"
 import { launch } from "./launch.js"
@@ -160,6 +162,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
     let execCount = 0
     const nextExecCgroupName = () => `${execPrefix}-${(execCount++).toString(36)}`
     const live = new Map<string, { readonly bwrap: ChildProcess; readonly cgroups: SandboxCgroupPaths }>()
+    const spawner = yield* makeSpawner
 
     yield* Effect.addFinalizer(() =>
       Effect.forEach([...live.values()], (sandbox) => killAll(sandbox.cgroups.tracking).pipe(Effect.ignore), { discard: true })
@@ -258,19 +261,28 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         return sandbox.pid
       })
 
-    const exec = (handle: SandboxHandle, request: ExecRequest): Effect.Effect<ExecResult, RunnerError> =>
+    const exec = (handle: SandboxHandle, request: ExecRequest, options: RunnerExecOptions = {}): Effect.Effect<ExecResult, RunnerError> =>
       Effect.gen(function* () {
         const sandbox = yield* resolve(handle)
         const { cgroups } = sandbox
-        const pid = yield* requireRunning(sandbox, "exec")
-        const target = { pid, cgroupNamespace: sandbox.state.cgroupNamespace }
         const { spec } = sandbox.state
-        const command = yield* execCommand(target, sandbox.user, sandbox.host.tools, { ...networkEnv(spec.network), ...spec.env }, request)
-        const execDir = yield* createExecCgroup(cgroups, nextExecCgroupName())
-        const oomBefore = readOomKills(cgroups)
-        const outcome = yield* runCommand({
+        const gated = options.admit !== undefined
+        // Gated, the launcher is spawned first and the checks below run while it forks; it joins the
+        // exec cgroup only after its go. Otherwise (nothing to overlap) they run before the spawn.
+        const execDir = path.join(cgroups.tracking, nextExecCgroupName())
+        let oomBefore = 0
+        const prepare = Effect.gen(function* () {
+          yield* requireRunning(sandbox, "exec")
+          yield* createExecCgroup(execDir)
+          oomBefore = readOomKills(cgroups)
+        })
+        if (!gated) yield* prepare
+        const pid = sandbox.pid ?? (yield* requireRunning(sandbox, "exec"))
+        const command = yield* execCommand({ pid, cgroupNamespace: sandbox.state.cgroupNamespace }, sandbox.user, sandbox.host.tools, { ...networkEnv(spec.network), ...spec.env }, request)
+        const outcome = yield* runCommand(spawner, {
           file: "/bin/sh",
-          args: launcherArgs(procsFiles(cgroups, execDir), command),
+          args: launcherArgs(procsFiles(cgroups, execDir), command, gated),
+          beforeGo: gated ? prepare.pipe(Effect.zipRight(admitted(sandbox.id, options.admit))) : undefined,
           env: HOST_ENV,
           stdin: request.stdin,
           timeoutMs: request.timeoutMs,

@@ -212,14 +212,14 @@ export const removeSandboxCgroup = (paths: SandboxCgroupPaths) =>
   })
 
 /** A child cgroup of the tracking cgroup for one exec, so a timeout can kill exactly its tree. */
-export const createExecCgroup = (paths: SandboxCgroupPaths, name: string) =>
+/** Creates an exec's cgroup (a directory under the sandbox's tracking cgroup). */
+export const createExecCgroup = (dir: string) =>
   Effect.try({
     try: () => {
-      const dir = path.join(paths.tracking, name)
       fs.mkdirSync(dir)
       return dir
     },
-    catch: failure(path.join(paths.tracking, name), "mkdir")
+    catch: failure(dir, "mkdir")
   })
 
 /** Removes an exec's cgroup unless processes it left running in the background still live there. */

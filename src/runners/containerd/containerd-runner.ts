@@ -26,7 +26,8 @@ import {
 } from "../errors.js"
 import type { RunnerError } from "../errors.js"
 import { Runner, SandboxSpec } from "../runner.js"
-import type { ExecRequest, ExecResult, SandboxHandle, SandboxStatus } from "../runner.js"
+import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, SandboxStatus } from "../runner.js"
+import { admitted } from "../admission.js"
 import { isAlreadyExists, isNotFound, isUnavailable, makeClient } from "./client.js"
 import type { ContainerdCallFailed, Method, Requests } from "./client.js"
 import { makeFifoPool, openExecIo } from "./exec-io.js"
@@ -282,7 +283,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         return toHandle(spec, cgroups, started.pid)
       })
 
-    const exec = (handle: SandboxHandle, request: ExecRequest): Effect.Effect<ExecResult, RunnerError> =>
+    const exec = (handle: SandboxHandle, request: ExecRequest, options: RunnerExecOptions = {}): Effect.Effect<ExecResult, RunnerError> =>
       Effect.scoped(
         Effect.gen(function* () {
           const { id, spec, user, cgroups } = yield* resolve(handle)
@@ -300,6 +301,8 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
           yield* Effect.addFinalizer(() =>
             call("Tasks.DeleteProcess", { container_id: id, exec_id: execId }).pipe(Effect.ignore, Effect.forkIn(runnerScope))
           )
+          // created, not started: the caller's go (its intent made durable meanwhile) lets it start
+          const waited = yield* admitted(id, options.admit)
           const { pid } = yield* callOrFail("Tasks.Start", { container_id: id, exec_id: execId }).pipe(
             Effect.catchAll(notRunning),
             Effect.flatMap(decode(StartResponse, "Tasks.Start", config.socket))
@@ -317,7 +320,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
           const finished = yield* (request.timeoutMs === undefined ? Effect.map(wait, Option.some) : Effect.timeoutOption(wait, request.timeoutMs))
           const timedOut = Option.isNone(finished)
           const exited = Option.isSome(finished) ? finished.value : yield* killSession(cgroups, pid).pipe(Effect.zipRight(wait))
-          const durationMs = performance.now() - began
+          const durationMs = performance.now() - began - waited
           yield* io.drain(PIPE_GRACE_MS)
           // an OOM kill is a SIGKILL: then containerd's exit event, which follows its OOM event, says whether it was one
           if (exited.exit_status === 128 + SIGKILL) yield* events.awaitExit(id, execId, EXIT_EVENT_WAIT_MS)

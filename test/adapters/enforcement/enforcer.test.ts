@@ -25,11 +25,14 @@ describe("policy engine", () => {
     Effect.gen(function* () {
       const dir = yield* dataDir
       yield* withEnforcingDaemon(dir, Effect.gen(function* () {
-        yield* apply({ name: "no-sleep", description: "sleep is blocked", extends: "restricted", commands: { blocked: ["sleep"] }, violations: { command: { severity: "high", action: "kill-process" } } })
+        yield* apply({ name: "no-sleep", description: "sleep is blocked", extends: "restricted", commands: { blocked: ["sleep", "touch"] }, violations: { command: { severity: "high", action: "kill-process" } } })
         const sandboxes = yield* SandboxService
         const view = yield* sandboxes.launch({ template: tinyTemplate, name: "sleepy", actor: operator, policy: "no-sleep" })
-        // The direct form is refused before it runs.
+        // The direct form is refused before it runs (the runner prepares it meanwhile, and withdraws it).
         expect(yield* Effect.flip(sandboxes.exec("sleepy", { argv: ["sleep", "1"] }, agent))).toMatchObject({ _tag: "PolicyRefused", rule: expect.stringContaining("commands.blocked") })
+        expect(yield* Effect.flip(sandboxes.exec("sleepy", { argv: ["touch", "/workspace/refused"] }, agent))).toMatchObject({ _tag: "PolicyRefused" })
+        yield* Effect.sleep("200 millis")
+        expect(Buffer.from((yield* sandboxes.exec("sleepy", { argv: ["ls", "-a", "/workspace"] }, agent)).stdout).toString()).not.toContain("refused")
         const started = Date.now()
         const out = yield* sandboxes.exec("sleepy", { argv: runLater(["sleep", "30"]), timeoutMs: 25_000 }, agent)
         expect(Date.now() - started).toBeLessThan(20_000)

@@ -1,0 +1,90 @@
+// The spawner helper with real processes: output, stdin and truncation; the gate (nothing runs before
+// go, the wait after ready is measured and left out of the duration); kill before go; a command that
+// cannot start; and the helper dying under a run (a clear failure, then a new helper).
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { makeSpawner } from "../../../src/runners/spawner/spawner.js"
+
+const request = (args: ReadonlyArray<string>, extra: Partial<{ stdin: Uint8Array; maxOutputBytes: number; gated: boolean }> = {}) => ({
+  file: "/bin/sh",
+  args: ["-c", ...args],
+  env: { PATH: "/usr/bin:/bin" },
+  stdin: extra.stdin,
+  maxOutputBytes: extra.maxOutputBytes ?? 1024,
+  gated: extra.gated ?? false
+})
+const text = (b: Uint8Array) => Buffer.from(b).toString("utf8")
+const GATE = 'printf r >&3; read -r _ <&3 || exit 125; exec 3<&-; '
+
+describe("spawner", () => {
+  it.scopedLive("runs a command: exit code, stdout, stderr, stdin, and output cut at maxOutputBytes", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const echo = yield* (yield* spawner.spawn(request(["cat; echo err >&2; exit 3"], { stdin: Buffer.from("hello") }))).done
+      expect([echo.exitCode, text(echo.stdout), text(echo.stderr), echo.stdoutTruncated]).toEqual([3, "hello", "err\n", false])
+      const big = yield* (yield* spawner.spawn(request(["head -c 5000 /dev/zero"], { maxOutputBytes: 100 }))).done
+      expect([big.stdout.length, big.stdoutTruncated, big.exitCode]).toEqual([100, true, 0])
+    })
+  )
+
+  it.scopedLive("gated: nothing after the gate runs before go; the wait after ready is reported and not in durationMs", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hv-spawner-")), "ran")
+      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { gated: true }))
+      yield* Effect.sleep("300 millis")
+      expect(fs.existsSync(marker)).toBe(false)
+      yield* proc.go
+      const outcome = yield* proc.done
+      expect(outcome.exitCode).toBe(0)
+      expect(fs.existsSync(marker)).toBe(true)
+      expect(outcome.blockedMs).toBeGreaterThan(150)
+      expect(outcome.durationMs).toBeLessThan(150)
+    })
+  )
+
+  it.scopedLive("gated and killed before go: the command never runs", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hv-spawner-")), "ran")
+      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { gated: true }))
+      yield* Effect.sleep("100 millis")
+      yield* proc.kill
+      const outcome = yield* proc.done
+      expect(outcome.signal).toBe("SIGKILL")
+      yield* Effect.sleep("100 millis")
+      expect(fs.existsSync(marker)).toBe(false)
+    })
+  )
+
+  it.scopedLive("a command that cannot start fails with the spawn's reason", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const failed = yield* Effect.flip((yield* spawner.spawn({ ...request([]), file: "/nonexistent/binary" })).done)
+      expect(failed._tag).toBe("RunnerIoFailure")
+      expect(failed.message).toContain("ENOENT")
+    })
+  )
+
+  it.scopedLive("a helper that dies under a run fails that run clearly, and the next run gets a new helper", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const proc = yield* spawner.spawn(request(["sleep 31.5"]))
+      yield* Effect.sleep("200 millis")
+      const helper = spawner.helperPid()
+      expect(helper).not.toBeNull()
+      process.kill(helper!, "SIGKILL")
+      const failed = yield* Effect.flip(proc.done)
+      expect(failed.message).toContain("spawner process")
+      const next = yield* (yield* spawner.spawn(request(["echo again"]))).done
+      expect(text(next.stdout)).toBe("again\n")
+      expect(spawner.helperPid()).not.toBe(helper)
+      // the dead helper's command is an orphan now (a runner kills it with the exec's cgroup)
+      execFileSync("pkill", ["-f", "sleep 31.5"])
+    })
+  )
+})
