@@ -108,9 +108,11 @@ const load = async (clients: ReadonlyArray<Client>, target: (i: number) => strin
 
 let result: Record<string, any> = {}
 let timedExec: { rtt: Array<number>; runner: Array<number> } = { rtt: [], runner: [] }
+let benchEnvironment = ""
 try {
   const client = await connect()
   const env0 = await call(client, "request_environment", { template: "python-dev", name: "bench-0" })
+  benchEnvironment = env0.id
   await timed(client, "describe_environment", { environment: env0.id }, 50)
   await timed(client, "exec", { environment: env0.id, argv: ["true"] }, 20)
   const describe = await timed(client, "describe_environment", { environment: env0.id }, CALLS)
@@ -152,13 +154,21 @@ try {
 // Where an exec call's time goes, from the ledger: ToolCalled.durationMs is the tool's own run (the
 // sandbox service: its records, output blobs and the runner), the rest of the round trip is MCP's.
 const db = new Database(join(env.HYDRAVISOR_DATA_DIR, "ledger.db"), { readonly: true })
-const execCalls = (db.prepare("SELECT body FROM records ORDER BY pos").pluck().all() as Array<string>)
-  .map((b) => JSON.parse(b) as { type: string; data: { tool?: string; durationMs?: number } })
-  .filter((r) => r.type === "ToolCalled" && r.data.tool === "exec")
-  .slice(20, 20 + timedExec.rtt.length)
+const bodies = (db.prepare("SELECT body FROM records ORDER BY pos").pluck().all() as Array<string>).map(
+  (b) => JSON.parse(b) as { type: string; stream: string; data: { tool?: string; durationMs?: number; runnerMs?: number } }
+)
+const execCalls = bodies.filter((r) => r.type === "ToolCalled" && r.data.tool === "exec").slice(20, 20 + timedExec.rtt.length)
+// The runner's whole call (its preparation, the process, collecting the output), from CommandExecuted.
+const runnerCalls = bodies.filter((r) => r.type === "CommandExecuted" && r.stream === `sandbox-${benchEnvironment}`).slice(20, 20 + timedExec.rtt.length)
 db.close()
 rmSync(dir, { recursive: true, force: true })
 const toolMs = execCalls.map((r) => r.data.durationMs ?? 0)
 result["exec_true"]["sandbox_service_p50_ms"] = quantile(toolMs.map((t, i) => t - (timedExec.runner[i] ?? 0)), 0.5)
 result["exec_true"]["mcp_layer_p50_ms"] = quantile(timedExec.rtt.map((r, i) => r - (toolMs[i] ?? 0)), 0.5)
+// The same overhead measured above the runner's whole exec call instead of the process alone: what
+// MCP and the ledger add on top of calling the runner directly.
+const aboveRunnerCall = timedExec.rtt.map((r, i) => r - (runnerCalls[i]?.data.runnerMs ?? 0))
+result["exec_true"]["runner_call_p50_ms"] = quantile(runnerCalls.map((r) => r.data.runnerMs ?? 0), 0.5)
+result["exec_true"]["overhead_above_runner_call_p50_ms"] = quantile(aboveRunnerCall, 0.5)
+result["exec_true"]["overhead_above_runner_call_p99_ms"] = quantile(aboveRunnerCall, 0.99)
 console.log(JSON.stringify(result, null, 2))

@@ -71,7 +71,9 @@ export const ExecResult = Schema.Struct({
   /** The sandbox's OOM-kill counter rose while this call ran. */
   oomKilled: Schema.Boolean,
   /** The sandbox's limit counters read once the command ended (saves the caller a `status` call). */
-  counters: Schema.optionalWith(Schema.Struct({ oomKills: Schema.Int, pidsLimitHits: Schema.Int }), { exact: true })
+  counters: Schema.optionalWith(Schema.Struct({ oomKills: Schema.Int, pidsLimitHits: Schema.Int }), { exact: true }),
+  /** The runner's whole call (preparing, running, collecting), less any wait for the exec's admission. */
+  runnerMs: Schema.optionalWith(Schema.Number, { exact: true })
 })
 export interface ExecResult extends Schema.Schema.Type<typeof ExecResult> {}
 

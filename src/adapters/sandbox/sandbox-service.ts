@@ -279,6 +279,7 @@ export const make = (options: SandboxServiceOptions) =>
             stdout: stdoutRef,
             stderr: stderrRef,
             counters: counters === null ? null : { oomKills: counters.oomKills, pidsLimitHits: counters.pidsLimitHits },
+            ...(out.runnerMs !== undefined ? { runnerMs: out.runnerMs } : {}),
             at
           }), { ...after, trailer: options.trailer })
         )

@@ -67,6 +67,8 @@ export const RecordExecuted = Schema.TaggedStruct("RecordExecuted", {
   stderr: OutputRef,
   /** The sandbox's limit counters read right after the command; null when they could not be read. */
   counters: Schema.NullOr(LimitCounters),
+  /** The runner's whole exec call, when it reports it (see ExecResult.runnerMs). */
+  runnerMs: Schema.optionalWith(Schema.Number, { exact: true }),
   at
 })
 

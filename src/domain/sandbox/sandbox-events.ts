@@ -107,9 +107,11 @@ export const CommandExecuted = defineEvent(
     timedOut: Schema.Boolean,
     oomKilled: Schema.Boolean,
     stdout: OutputRef,
-    stderr: OutputRef
+    stderr: OutputRef,
+    /** The runner's whole call: preparing, running and collecting the command (absent in older records). */
+    runnerMs: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { exact: true })
   }),
-  { description: "A command ran to its end: exit code or signal, duration, output by content hash.", sensitive: ["argv", "cwd", "env"] }
+  { description: "A command ran to its end: exit code or signal, duration (and the runner's whole call), output by content hash.", sensitive: ["argv", "cwd", "env"] }
 )
 
 export const CommandFailed = defineEvent(

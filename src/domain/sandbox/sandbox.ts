@@ -184,7 +184,8 @@ const decideExecuted = (command: Extract<SandboxCommand, { _tag: "RecordExecuted
       timedOut: command.timedOut,
       oomKilled: command.oomKilled,
       stdout: command.stdout,
-      stderr: command.stderr
+      stderr: command.stderr,
+      ...(command.runnerMs !== undefined ? { runnerMs: Math.max(0, command.runnerMs) } : {})
     }
   }]
   const { oomKills, pidsLimitHits } = state.counters

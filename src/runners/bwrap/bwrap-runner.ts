@@ -263,6 +263,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
 
     const exec = (handle: SandboxHandle, request: ExecRequest, options: RunnerExecOptions = {}): Effect.Effect<ExecResult, RunnerError> =>
       Effect.gen(function* () {
+        const began = performance.now()
         const sandbox = yield* resolve(handle)
         const { cgroups } = sandbox
         const { spec } = sandbox.state
@@ -293,7 +294,9 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
           return yield* Effect.fail(new CgroupFailure({ path: execDir, operation: "join", reason: text(outcome.stderr).trim() }))
         }
         const after = readLimitCounters(cgroups)
-        return { ...outcome, oomKilled: after.oomKills > oomBefore, counters: { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits } }
+        const { blockedMs, ...result } = outcome
+        const counters = { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits }
+        return { ...result, oomKilled: after.oomKills > oomBefore, counters, runnerMs: performance.now() - began - blockedMs }
       })
 
     const setPaused = (handle: SandboxHandle, paused: boolean) =>

@@ -33,6 +33,8 @@ export interface CommandOutcome {
   readonly stderrTruncated: boolean
   /** From spawn to exit, less any time spent waiting at the gate once ready. */
   readonly durationMs: number
+  /** The time spent waiting at the gate once ready. */
+  readonly blockedMs: number
   readonly timedOut: boolean
 }
 

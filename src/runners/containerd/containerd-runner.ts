@@ -286,6 +286,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
     const exec = (handle: SandboxHandle, request: ExecRequest, options: RunnerExecOptions = {}): Effect.Effect<ExecResult, RunnerError> =>
       Effect.scoped(
         Effect.gen(function* () {
+          const called = performance.now()
           const { id, spec, user, cgroups } = yield* resolve(handle)
           const ociProcess = yield* execProcess(user, sandboxEnv(spec), request)
           // no status call first: a sandbox that is not running makes a step below fail, and only then we ask why
@@ -327,7 +328,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
           const after = readCounters(cgroups)
           const oomKilled = events.oomCount(id) > oomEventsBefore || after.oomKills > oomCounterBefore
           const counters = { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits }
-          return { ...exitOutcome(exited.exit_status), ...io.output(), durationMs, timedOut, oomKilled, counters }
+          return { ...exitOutcome(exited.exit_status), ...io.output(), durationMs, timedOut, oomKilled, counters, runnerMs: performance.now() - called - waited }
         })
       )
 
