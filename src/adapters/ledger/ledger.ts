@@ -1,22 +1,17 @@
 // The ledger writer: the one place that stamps records (revision, seq, prev, hash, sig) and appends
 // them. Requests queue up; one fiber takes all that wait, chains and signs them, and hands them to the
 // store together so that they share one durable commit. It recovers its chain head on start.
-import { Chunk, Clock, Context, Data, Deferred, Effect, Fiber, Layer, Queue, Schedule, Stream } from "effect"
+import { Chunk, Clock, Context, Deferred, Effect, Fiber, Layer, Queue, Schedule } from "effect"
 import type { NewEvent } from "../../domain/ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
 import { EventStore, StoreUnavailable, appendMany, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
-import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, readStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
+import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
 import { ChainHead, type StampedRecord } from "./chain-head.js"
 import { makeSignerPool } from "./signer-pool.js"
 import { appendWitness } from "./witness.js"
 import { acquireWriterLock, type WriterBusy } from "./writer-lock.js"
-
-export class KeyMismatch extends Data.TaggedError("KeyMismatch")<{ readonly file: string; readonly keyId: string; readonly ledgerKeyId: string; readonly writer: string }> {
-  override get message() {
-    return `${this.file}: holds key ${this.keyId}, but the ledger's current key for writer ${this.writer} is ${this.ledgerKeyId} (wrong key file?)`
-  }
-}
+import { lastChainEvents, reconcileKey, type KeyMismatch } from "./writer-key.js"
 
 export type LedgerError = StoreError | KeyError | KeyMismatch | WriterBusy
 
@@ -94,7 +89,7 @@ export const makeLedger = (options: LedgerOptions) =>
     const maxBatch = options.maxBatch ?? 4096
     const sensitiveOf = options.sensitiveFields ?? (() => [])
 
-    let key: WriterKey = yield* reconcileKey(options.dataDir, initialKey)
+    let key: WriterKey = yield* reconcileKey(store, options.dataDir, initialKey)
     const signer = yield* makeSignerPool(key.privateKey, key.pkcs8)
 
     // Chain state, recovered from the store.
@@ -106,7 +101,7 @@ export const makeLedger = (options: LedgerOptions) =>
       const size = (head?.seq ?? -1) + 1
       chain.clear()
       for (let from = 0; from < size; from += 65536) chain.restore(yield* store.chainHashes(writer, from, Math.min(size, from + 65536)))
-      chain.restored((yield* lastChainEvents(writer)).checkpointSeq)
+      chain.restored((yield* lastChainEvents(store, writer)).checkpointSeq)
     })
 
     const revisionOf = (stream: string) =>
@@ -404,33 +399,6 @@ export const makeLedger = (options: LedgerOptions) =>
       head: Effect.sync(() => ({ seq: chain.seq, hash: chain.prev }))
     }
     return ledger
-
-    function lastChainEvents(w: string) {
-      return store.readStream(keyStream(w)).pipe(
-        Stream.runFold({ keyId: null as string | null, checkpointSeq: null as number | null }, (acc, { record }) => {
-          if (record.type === WriterKeyRegistered.type || record.type === WriterKeyRotated.type)
-            return { ...acc, keyId: String(record.data["keyId"]) }
-          if (record.type === Checkpoint.type) return { ...acc, checkpointSeq: record.chain.seq }
-          return acc
-        })
-      )
-    }
-
-    function reconcileKey(dataDir: string, loaded: WriterKey) {
-      return Effect.gen(function* () {
-        const { keyId: ledgerKeyId } = yield* lastChainEvents(loaded.writerId)
-        const staged = yield* readStagedKey(dataDir, loaded.writerId)
-        if (ledgerKeyId === null || ledgerKeyId === loaded.keyId) {
-          if (staged) yield* discardStagedKey(dataDir)
-          return loaded
-        }
-        if (staged && staged.keyId === ledgerKeyId) {
-          yield* promoteStagedKey(dataDir, staged)
-          return staged
-        }
-        return yield* Effect.fail(new KeyMismatch({ file: `${dataDir}/keys/writer.key`, keyId: loaded.keyId, ledgerKeyId, writer: loaded.writerId }))
-      })
-    }
   })
 
 export const LedgerLive = (options: LedgerOptions) => Layer.scoped(Ledger, makeLedger(options))
