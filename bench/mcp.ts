@@ -1,7 +1,8 @@
 // MCP benchmark (issue 7): the daemon (`hydravisor mcp --port 0`, its own process) and SDK clients over
 // streamable HTTP on 127.0.0.1. Tool-call overhead p50/p99 for describe_environment and `exec true`
-// (round trip minus the runner's own exec time), then calls/s from 20 concurrent clients with the
-// number of failed calls. Every call is recorded in the ledger, so the figures include that append.
+// (round trip minus the process's own time, `duration_ms`; also minus the runner's whole exec call,
+// `CommandExecuted.runnerMs`, read from the ledger afterwards), then calls/s from 20 concurrent clients
+// with the number of failed calls. Every call is recorded in the ledger, so the figures include that.
 // Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20] [--from-source]
 import { spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
