@@ -247,12 +247,12 @@ export const make = (options: SandboxServiceOptions) =>
           )
         )
         const admit = Effect.map(Fiber.await(intent), Exit.isSuccess)
-        const ran = handle === null
+        const result = handle === null
           ? Either.left<RunnerError>(new InvalidHandle({ id: sandboxId, reason: "the ledger holds no usable runner handle" }))
           : yield* Effect.either(runner.exec(handle, request, { admit }))
+        // a refused intent (or a failed append) is the call's failure; the runner was told no
         const [started] = yield* Fiber.join(intent)
         const after = { ...ctx, causation: started?.id ?? null }
-        const result = ran
         if (Either.isLeft(result)) {
           const error = result.left
           return yield* serialized(sandboxId)(Effect.gen(function* () {

@@ -156,11 +156,11 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
   Effect.gen(function* () {
     const config: BwrapRunnerConfig = { ...defaultConfig, ...overrides }
     const host: Effect.Effect<BwrapHost, RunnerError> = yield* Effect.cached(probeHost(config.cgroupParent))
-    /** bwrap processes this instance started, so stop can reap them and the scope can kill them. */
     // Exec cgroup names: this runner's random prefix and a counter (a random draw per exec costs ~0.1 ms).
     const execPrefix = `exec-${randomBytes(4).toString("hex")}`
     let execCount = 0
     const nextExecCgroupName = () => `${execPrefix}-${(execCount++).toString(36)}`
+    /** bwrap processes this instance started, so stop can reap them and the scope can kill them. */
     const live = new Map<string, { readonly bwrap: ChildProcess; readonly cgroups: SandboxCgroupPaths }>()
     const spawner = yield* makeSpawner
 
@@ -277,9 +277,9 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
           yield* createExecCgroup(execDir)
           oomBefore = readOomKills(cgroups)
         })
-        if (!gated) yield* prepare
         const pid = sandbox.pid ?? (yield* requireRunning(sandbox, "exec"))
         const command = yield* execCommand({ pid, cgroupNamespace: sandbox.state.cgroupNamespace }, sandbox.user, sandbox.host.tools, { ...networkEnv(spec.network), ...spec.env }, request)
+        if (!gated) yield* prepare
         const outcome = yield* runCommand(spawner, {
           file: "/bin/sh",
           args: launcherArgs(procsFiles(cgroups, execDir), command, gated),

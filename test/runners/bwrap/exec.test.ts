@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { dataDir, launchSandbox, out, testRunner, text } from "./sandbox-fixture.js"
+import { cgroupPathsOf, dataDir, launchSandbox, out, testRunner, text } from "./sandbox-fixture.js"
 
 const oneSandbox = (label: string, env: Record<string, string> = {}) =>
   Effect.gen(function* () {
@@ -41,6 +41,21 @@ describe("Runner.exec (bwrap)", () => {
       })
       const invalid = yield* Effect.flip(sandbox.run(["env"], { env: { "A=B": "x" } }))
       expect(invalid._tag).toBe("InvalidExecRequest")
+    })
+  )
+
+  it.scopedLive("leaves no exec cgroup behind: after commands, refused requests, withdrawn and admitted execs", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const sandbox = yield* launchSandbox(runner, yield* dataDir, "execcg")
+      const { tracking } = yield* cgroupPathsOf(sandbox.handle)
+      const execCgroups = () => fs.readdirSync(tracking, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith("exec-")).map((e) => e.name)
+      expect((yield* sandbox.run(["true"])).exitCode).toBe(0)
+      expect((yield* Effect.flip(sandbox.run(["true", "a\0b"])))._tag).toBe("InvalidExecRequest")
+      expect((yield* Effect.flip(runner.exec(sandbox.handle, { argv: ["true", "a\0b"] }, { admit: Effect.succeed(true) })))._tag).toBe("InvalidExecRequest")
+      expect((yield* Effect.flip(runner.exec(sandbox.handle, { argv: ["true"] }, { admit: Effect.succeed(false) })))._tag).toBe("ExecNotAdmitted")
+      expect((yield* runner.exec(sandbox.handle, { argv: ["true"] }, { admit: Effect.succeed(true) })).exitCode).toBe(0)
+      expect(execCgroups()).toEqual([])
     })
   )
 
