@@ -5,9 +5,9 @@
 // before anything of the command ran (and is the call's failure).
 import { Duration, Effect, Exit, Option } from "effect"
 import type { RunnerIoFailure } from "../errors.js"
-import type { Spawner } from "../spawner/spawner.js"
+import type { SpawnOutcome, Spawner } from "../spawner/spawner.js"
 
-export interface CommandSpec {
+export interface CommandSpec<E = never> {
   readonly file: string
   readonly args: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string>>
@@ -17,28 +17,16 @@ export interface CommandSpec {
   readonly maxOutputBytes: number
   /** Kills the command and everything it started; called on timeout and on interruption. */
   readonly killTree: Effect.Effect<void>
-}
-
-export interface GatedCommandSpec<E> extends CommandSpec {
   /** Runs while the process waits at its gate (its launcher must read fd 3); success lets it go on. */
   readonly beforeGo?: Effect.Effect<void, E> | undefined
 }
 
-export interface CommandOutcome {
-  readonly exitCode: number | null
-  readonly signal: string | null
-  readonly stdout: Uint8Array
-  readonly stderr: Uint8Array
-  readonly stdoutTruncated: boolean
-  readonly stderrTruncated: boolean
-  /** From spawn to exit, less any time spent waiting at the gate once ready. */
-  readonly durationMs: number
-  /** The time spent waiting at the gate once ready. */
-  readonly blockedMs: number
+/** The spawner's outcome, and whether the timeout ended the command. */
+export interface CommandOutcome extends SpawnOutcome {
   readonly timedOut: boolean
 }
 
-export const runCommand = <E = never>(spawner: Spawner, spec: GatedCommandSpec<E>): Effect.Effect<CommandOutcome, RunnerIoFailure | E> =>
+export const runCommand = <E = never>(spawner: Spawner, spec: CommandSpec<E>): Effect.Effect<CommandOutcome, RunnerIoFailure | E> =>
   Effect.acquireUseRelease(
     spawner.spawn({ file: spec.file, args: spec.args, env: spec.env, stdin: spec.stdin, maxOutputBytes: spec.maxOutputBytes, gated: spec.beforeGo !== undefined }),
     (proc) =>
