@@ -40,6 +40,7 @@ import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, Sandbox
 import { probeHost, rootView } from "./host.js"
 import type { BwrapHost } from "./host.js"
 import { launch } from "./launch.js"
+import { LAUNCHER_FAILURE_PREFIX, launcherArgs } from "./launcher.js"
 import {
   bwrapInvocation,
   checkSpec,
@@ -48,8 +49,6 @@ import {
   execCommand,
   HOST_ENV,
   idMap,
-  LAUNCHER_FAILURE_PREFIX,
-  launcherArgs,
   networkEnv,
   RESOLV_CONF,
   sandboxPlan,

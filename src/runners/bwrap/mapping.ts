@@ -1,6 +1,6 @@
 // Pure translation between Hydravisor's sandbox model and the command lines that realise it: the
-// bwrap invocation that creates a sandbox, the launcher that puts a process into the sandbox's
-// cgroups before exec, and the nsenter/setpriv/env chain that runs one command inside.
+// bwrap invocation that creates a sandbox and the nsenter/setpriv/env chain that runs one command
+// inside (the launcher that puts either into the sandbox's cgroups first is in launcher.ts).
 import { Either } from "effect"
 import * as path from "node:path"
 import { InvalidExecRequest, InvalidSandboxSpec } from "../errors.js"
@@ -331,26 +331,6 @@ export const parseInfo = (text: string): { readonly childPid: number; readonly c
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// launcher: join cgroups, then exec
-
-/**
- * Run by the host's /bin/sh: writes its own pid (`$$` at the top level of `sh -c` is the shell itself,
- * which the final exec turns into the command) into each cgroup.procs given, then execs the rest.
- */
-const JOIN_CGROUPS = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "hydravisor-launcher: cannot join cgroup $1" >&2; exit 125; }; shift; n=$((n-1)); done; '
-export const LAUNCHER_SCRIPT = `${JOIN_CGROUPS}exec "$@"`
-/**
- * The gated launcher: says it is ready on fd 3 and waits there for a line before anything of the
- * command runs (the exec's start is made durable and its cgroup created meanwhile), closes fd 3,
- * then joins the cgroups.
- */
-export const GATED_LAUNCHER_SCRIPT = `printf r >&3; read -r _ <&3 || { echo "hydravisor-launcher: the gate closed without a go" >&2; exit 125; }; exec 3<&-; ${JOIN_CGROUPS}exec "$@"`
-export const LAUNCHER_FAILURE_PREFIX = "hydravisor-launcher:"
-
-export const launcherArgs = (procsFiles: ReadonlyArray<string>, command: ReadonlyArray<string>, gated = false): ReadonlyArray<string> => [
-  "-c", gated ? GATED_LAUNCHER_SCRIPT : LAUNCHER_SCRIPT, "hydravisor-launcher", String(procsFiles.length), ...procsFiles, ...command
-]
 
 // ---------------------------------------------------------------------------------------------------
 // exec: enter the namespaces as root, drop to the sandbox user, set env and cwd, run argv

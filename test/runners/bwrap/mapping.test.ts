@@ -13,7 +13,6 @@ import {
   etcFiles,
   execCommand,
   idMap,
-  launcherArgs,
   networkEnv,
   parseBwrapArgs,
   parseInfo,
@@ -23,6 +22,7 @@ import {
   sandboxPlan,
   sandboxUser
 } from "../../../src/runners/bwrap/mapping.js"
+import { launcherArgs } from "../../../src/runners/bwrap/launcher.js"
 import type { RootView } from "../../../src/runners/bwrap/mapping.js"
 import type { ExecRequest, SandboxSpec } from "../../../src/runners/runner.js"
 import * as arbitrary from "../arbitraries.js"
