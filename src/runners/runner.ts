@@ -66,6 +66,7 @@ export const ExecResult = Schema.Struct({
   stderr: Schema.Uint8ArrayFromSelf,
   stdoutTruncated: Schema.Boolean,
   stderrTruncated: Schema.Boolean,
+  /** The process, spawn to exit, less any time it waited at its admission gate (see RunnerExecOptions). */
   durationMs: Schema.Number,
   timedOut: Schema.Boolean,
   /** The sandbox's OOM-kill counter rose while this call ran. */
