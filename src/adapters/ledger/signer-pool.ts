@@ -58,13 +58,15 @@ export const makeSignerPool = (privateKey: KeyObject, pkcs8: Buffer, threads = M
 
     const signInline = (hashes: ReadonlyArray<string>): ReadonlyArray<string> | null =>
       hashes.length < INLINE_BELOW ? hashes.map((h) => sign(null, Buffer.from(h, "hex"), key).toString("hex")) : null
-    const signAll = (hashes: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> => {
-      if (hashes.length < INLINE_BELOW) return Effect.sync(() => signInline(hashes)!)
-      const per = Math.ceil(hashes.length / workers.length)
-      return Effect.promise(() =>
-        Promise.all(workers.map((w, i) => onWorker(w, hashes.slice(i * per, (i + 1) * per)))).then((parts) => parts.flat())
-      )
-    }
+    const signAll = (hashes: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>> =>
+      Effect.suspend(() => {
+        const now = signInline(hashes)
+        if (now !== null) return Effect.succeed(now)
+        const per = Math.ceil(hashes.length / workers.length)
+        return Effect.promise(() =>
+          Promise.all(workers.map((w, i) => onWorker(w, hashes.slice(i * per, (i + 1) * per)))).then((parts) => parts.flat())
+        )
+      })
     const pool: SignerPool = {
       sign: signAll,
       signInline,

@@ -144,23 +144,23 @@ export interface CgroupCounters {
   readonly memoryBytes: number | null
 }
 
+/** One key of a flat-keyed counter file (memory.events, pids.events); 0 when unreadable or absent. */
+const flatCounter = (counter: { readonly file: string; readonly key: string }): number => parseFlatKeyed(readOr(counter.file, "")).get(counter.key) ?? 0
+
 export const readCounters = (paths: SandboxCgroupPaths): CgroupCounters => {
   const files = counterFiles(paths)
   const memoryText = readOr(files.memoryBytes, "").trim()
   const memory = Number(memoryText)
-  return { ...readLimitCounters(paths), memoryBytes: memoryText === "" || !Number.isFinite(memory) ? null : memory }
+  return { oomKills: flatCounter(files.oomKills), pidsLimitHits: flatCounter(files.pidsLimitHits), memoryBytes: memoryText === "" || !Number.isFinite(memory) ? null : memory }
 }
 
 /** The OOM-kill counter alone (one file): what an exec compares before and after. */
-export const readOomKills = (paths: SandboxCgroupPaths): number => {
-  const { oomKills } = counterFiles(paths)
-  return parseFlatKeyed(readOr(oomKills.file, "")).get(oomKills.key) ?? 0
-}
+export const readOomKills = (paths: SandboxCgroupPaths): number => flatCounter(counterFiles(paths).oomKills)
 
 /** The limit counters without the memory reading (two files). */
 export const readLimitCounters = (paths: SandboxCgroupPaths): Pick<CgroupCounters, "oomKills" | "pidsLimitHits"> => {
-  const { pidsLimitHits } = counterFiles(paths)
-  return { oomKills: readOomKills(paths), pidsLimitHits: parseFlatKeyed(readOr(pidsLimitHits.file, "")).get(pidsLimitHits.key) ?? 0 }
+  const files = counterFiles(paths)
+  return { oomKills: flatCounter(files.oomKills), pidsLimitHits: flatCounter(files.pidsLimitHits) }
 }
 
 const waitFor = (
@@ -211,8 +211,7 @@ export const removeSandboxCgroup = (paths: SandboxCgroupPaths) =>
     yield* Effect.forEach([...paths.dirs].reverse(), rmdirIfPresent, { discard: true })
   })
 
-/** A child cgroup of the tracking cgroup for one exec, so a timeout can kill exactly its tree. */
-/** Creates an exec's cgroup (a directory under the sandbox's tracking cgroup). */
+/** Creates an exec's cgroup, a child of the tracking cgroup, so a timeout can kill exactly its tree. */
 export const createExecCgroup = (dir: string) =>
   Effect.try({
     try: () => {
