@@ -42,8 +42,15 @@ export const Chain = Schema.Struct({
 })
 export type Chain = Schema.Schema.Type<typeof Chain>
 
-/** Event payloads are JSON objects; each type's own Schema (the event catalogue) refines this. */
-export const EventData = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/**
+ * Event payloads are JSON objects; each type's own Schema (the event catalogue) refines this. Checked,
+ * not rebuilt: a rebuilt object would lose an own `__proto__` key (assigning it sets the prototype),
+ * and a stored record's data must come back with exactly the keys it was hashed with.
+ */
+export const EventData = Schema.declare(
+  (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u),
+  { identifier: "EventData", description: "a JSON object" }
+)
 
 const recordFields = {
   id: RecordId,
