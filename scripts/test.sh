@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh clone: installs what the tests drive for real (bubblewrap,
-# containerd, runc, crun, debootstrap, the npm dependencies), starts containerd, then runs vitest.
+# containerd, runc, crun, debootstrap, bpftrace, strace, the npm dependencies), starts containerd,
+# then runs vitest.
 # CI calls this same script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v crun >/dev/null 2>&1 || need_apt+=(crun)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
 command -v bpftrace >/dev/null 2>&1 || need_apt+=(bpftrace)
+# the SQLite durability test reads the store's fsyncs from strace
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 # the network monitor tests drive curl and python3 inside sandboxes (which see the host /usr)
 [ -x /usr/bin/curl ] || need_apt+=(curl)
 [ -x /usr/bin/python3 ] || need_apt+=(python3)

@@ -44,6 +44,25 @@ export const storeConformance = (name: string, freshStore: () => Layer.Layer<Eve
       )
     )
 
+    it.effect("treats a deferred append like any other for order, concurrency and reads", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* EventStore
+          const w = newWriter()
+          const first = nextRecord(w, "observations-a", "ProcessStarted", { n: 0 })
+          yield* store.append("observations-a", [first], "no_stream", "deferred")
+          const late = nextRecord(w, "observations-a", "ProcessStarted", { n: 1 })
+          const refused = yield* Effect.flip(store.append("observations-a", [late], "no_stream", "deferred"))
+          expect(refused._tag).toBe("WrongExpectedRevision")
+          const decision = nextRecord(w, "sandbox-a", "CommandExecuted", { n: 2 })
+          yield* store.append("observations-a", [late], 0, "deferred")
+          yield* store.append("sandbox-a", [decision], "no_stream")
+          const all = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll()))
+          expect(all.map((r) => r.record.id)).toEqual([first.id, late.id, decision.id])
+        })
+      )
+    )
+
     it.effect("accepts 'any' as the expected revision", () =>
       run(
         Effect.gen(function* () {

@@ -1,5 +1,6 @@
 // A child process for the crash test: appends forever from several concurrent appenders and prints
-// "ack <id> <seq>" for every record whose append was acknowledged (i.e. is durable).
+// "ack <id> <seq>" for every record whose append was acknowledged: durable, or for the two appenders
+// that append as monitors do (deferred: not waiting for the disk), committed to the OS.
 import { Effect } from "effect"
 import { Ledger } from "../../src/adapters/ledger/ledger.js"
 import { ledgerLayer } from "./ledger-fixture.js"
@@ -10,7 +11,10 @@ const appender = (n: number) =>
   Effect.gen(function* () {
     const ledger = yield* Ledger
     for (let i = 0; ; i++) {
-      const records = yield* ledger.append(`sandbox-w${n}`, [{ type: "CommandExecuted", data: { i, n, argv: ["true"] }, sensitive: ["argv"] }], { actor: { kind: "system", id: "crash" } })
+      const records = yield* ledger.append(`sandbox-w${n}`, [{ type: "CommandExecuted", data: { i, n, argv: ["true"] }, sensitive: ["argv"] }], {
+        actor: { kind: "system", id: "crash" },
+        ...(n >= 2 ? { durability: "deferred" as const } : {})
+      })
       for (const r of records) process.stdout.write(`ack ${r.id} ${r.chain.seq}\n`)
     }
   })

@@ -5,7 +5,7 @@ import { Chunk, Clock, Context, Deferred, Effect, Fiber, Layer, Queue, Schedule 
 import type { NewEvent } from "../../domain/ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
-import { EventStore, StoreUnavailable, appendMany, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
+import { EventStore, StoreUnavailable, appendMany, type Durability, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
 import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
 import { ChainHead, type StampedRecord } from "./chain-head.js"
 import { makeSignerPool } from "./signer-pool.js"
@@ -20,6 +20,11 @@ export interface AppendOptions {
   readonly expected?: ExpectedRevision
   readonly correlation?: string | null
   readonly causation?: string | null
+  /**
+   * "deferred": answered once committed, without waiting for the disk (see the store's Durability).
+   * For monitor observations only: decisions, commands and checkpoints are always "immediate".
+   */
+  readonly durability?: Durability
 }
 
 export interface LedgerOptions {
@@ -116,6 +121,7 @@ export const makeLedger = (options: LedgerOptions) =>
       readonly request: Request | null
       /** For a group: which of its parts this is. */
       readonly part?: number
+      readonly durability?: Durability
     }
 
     const planCheckpoint = (nanos: bigint): Effect.Effect<Planned, StoreError> =>
@@ -154,7 +160,14 @@ export const makeLedger = (options: LedgerOptions) =>
           const base = (current ?? -1) + 1
           const records = part.events.map((e, i) => stamp(part.stream, base + i, e, part.options, nanos))
           revisions.set(part.stream, base + records.length - 1)
-          planned.push({ stream: part.stream, expected: current ?? "no_stream", records, request, ...(index !== undefined ? { part: index } : {}) })
+          planned.push({
+            stream: part.stream,
+            expected: current ?? "no_stream",
+            records,
+            request,
+            ...(index !== undefined ? { part: index } : {}),
+            ...(part.options.durability !== undefined ? { durability: part.options.durability } : {})
+          })
         }
         for (const req of requests) {
           if (req.kind === "events") {

@@ -39,10 +39,21 @@ export interface IndexRow {
 
 export const CHAIN_EVENT_TYPES = ["WriterKeyRegistered", "WriterKeyRotated", "Checkpoint"] as const
 
+/**
+ * When an append is answered. "immediate" (the default): once it is on disk. "deferred": once it is
+ * committed and readable, without waiting for the disk; it becomes durable with the next immediate
+ * append (the store's order is kept, so nothing later can survive a power loss without it) or by the
+ * store's own background sync shortly after. A crash of the process loses neither; a power loss can
+ * cut off only the newest deferred records. Stores that always wait for the disk (EventStoreDB
+ * acknowledges after its own fsync) treat both the same.
+ */
+export type Durability = "immediate" | "deferred"
+
 export interface AppendRequest {
   readonly stream: string
   readonly records: ReadonlyArray<LedgerRecord>
   readonly expected: ExpectedRevision
+  readonly durability?: Durability
 }
 
 export interface AppendResult {
@@ -92,7 +103,8 @@ export interface EventStoreShape {
   readonly append: (
     stream: string,
     records: ReadonlyArray<LedgerRecord>,
-    expected: ExpectedRevision
+    expected: ExpectedRevision,
+    durability?: Durability
   ) => Effect.Effect<AppendResult, WrongExpectedRevision | StoreError>
   /**
    * Several appends submitted together, answered one by one (a store with transactions commits them
@@ -125,6 +137,6 @@ export const appendMany = (store: EventStoreShape, requests: ReadonlyArray<Appen
   store.appendMany
     ? store.appendMany(requests)
     : Effect.all(
-        requests.map((r) => Effect.either(store.append(r.stream, r.records, r.expected))),
+        requests.map((r) => Effect.either(store.append(r.stream, r.records, r.expected, r.durability))),
         { concurrency: "unbounded" }
       )

@@ -1,5 +1,6 @@
 // The embedded store: one SQLite file, WAL, synchronous=FULL. Appends made in the same turn of the
 // event loop share one transaction and one fsync (group commit); each resolves once that is durable.
+// A batch made only of deferred appends commits without the fsync (deferred-sync.ts).
 import type BetterSqlite3 from "better-sqlite3"
 import { Chunk, Effect, Either, Layer, Option, Stream } from "effect"
 import type { LedgerRecord } from "../../../domain/ledger/record.js"
@@ -15,9 +16,11 @@ import {
   type Position,
   type RawRecord,
   type StoreError,
-  type StoredRecord
+  type StoredRecord,
+  type Durability
 } from "../event-store.js"
 import { fromRow, positionOf, rowidOf, toRowValues, type RecordRow } from "./mapping.js"
+import { makeDeferredSync } from "./deferred-sync.js"
 import { openDatabase } from "./open-database.js"
 
 export interface SqliteStoreOptions {
@@ -25,12 +28,20 @@ export interface SqliteStoreOptions {
   readonly readonly?: boolean
   /** how long a live subscription waits before looking for records written by another process */
   readonly pollMillis?: number
+  /** how long a deferred append may wait for the disk when no immediate one comes first (default 100) */
+  readonly deferredSyncMillis?: number
+}
+
+export interface SqliteStoreShape extends EventStoreShape {
+  /** Deferred commits not yet known to be on disk (0 after an immediate commit or the background sync). */
+  readonly unsyncedCommits: () => number
 }
 
 interface PendingAppend {
   readonly stream: string
   readonly records: ReadonlyArray<LedgerRecord>
   readonly expected: ExpectedRevision
+  readonly deferred: boolean
   readonly resume: (result: Either.Either<AppendResult, WrongExpectedRevision | StoreError>) => void
 }
 
@@ -43,6 +54,8 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       openDatabase(file, { readonly: options.readonly ?? false }),
       (d) => Effect.sync(() => d.close())
     )
+    const syncs = makeDeferredSync(db, `${file}-wal`, options.deferredSyncMillis ?? 100)
+    yield* Effect.addFinalizer(() => Effect.sync(() => options.readonly || syncs.close()))
     const sql = {
       revision: db.prepare("SELECT max(revision) FROM records WHERE stream = ?").pluck(),
       insert: options.readonly
@@ -83,10 +96,13 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       const batch = queue
       queue = []
       const results: Array<Either.Either<AppendResult, WrongExpectedRevision | StoreError>> = []
+      const deferred = batch.every((req) => req.deferred)
       try {
+        syncs.begin(deferred)
         db.transaction(() => {
           for (const req of batch) results.push(applyOne(req))
         })()
+        syncs.committed(deferred)
       } catch (e) {
         const err = new StoreUnavailable({ store: file, problem: `commit failed: ${(e as Error).message}` })
         for (const req of batch) req.resume(Either.left(err))
@@ -134,7 +150,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       return Either.right({ nextExpectedRevision: base + req.records.length - 1, positions })
     }
 
-    const append: EventStoreShape["append"] = (stream, records, expected) =>
+    const append: EventStoreShape["append"] = (stream, records, expected, durability: Durability = "immediate") =>
       options.readonly
         ? Effect.fail(new StoreUnavailable({ store: file, problem: "opened read-only" }))
         : Effect.async<AppendResult, WrongExpectedRevision | StoreError>((resume) => {
@@ -143,6 +159,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
               stream,
               records,
               expected,
+              deferred: durability === "deferred",
               resume: (r) => resume(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left))
             })
           })
@@ -160,6 +177,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
                 stream: r.stream,
                 records: r.records,
                 expected: r.expected,
+                deferred: r.durability === "deferred",
                 resume: (result) => {
                   results[i] = result
                   if (--left === 0) resume(Effect.succeed(results))
@@ -254,7 +272,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
         )
       )
 
-    const shape: EventStoreShape = {
+    const shape: SqliteStoreShape = {
       describe: file,
       append,
       appendMany: appendManyImpl,
@@ -277,7 +295,8 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
                 })
           )
         ),
-      writers: guard("read", () => sql.writers.all() as Array<string>)
+      writers: guard("read", () => sql.writers.all() as Array<string>),
+      unsyncedCommits: syncs.unsynced
     }
     return shape
   })
