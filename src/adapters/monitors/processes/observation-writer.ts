@@ -1,5 +1,8 @@
 // Batches a monitor's observations to its sink: producers push synchronously (from bpftrace's output
-// callback), one fiber appends everything waiting in one call, so a burst costs one durable commit.
+// callback), one fiber appends everything waiting in one call, so a burst costs one commit. The first
+// push opens a batch window (10 ms): an exec's processes starting and exiting arrive in several reads
+// of bpftrace's output, and go in one append after the window instead of one each, while the exec's
+// own records are being written (docs/decisions.md).
 // A full buffer or a failed append becomes a MonitorGap with the count lost, never silence.
 import { Effect, Fiber } from "effect"
 import type { Scope } from "effect"
@@ -21,6 +24,8 @@ export interface ObservationWriterOptions {
   readonly iso: () => string
   readonly maxBuffered?: number
   readonly maxBatch?: number
+  /** How long the writer gathers after the first push before it appends (default 10 ms). */
+  readonly batchWindowMs?: number
 }
 
 const COVERAGE = new Set(["MonitorStarted", "MonitorStopped", "MonitorGap"])
@@ -33,6 +38,7 @@ export const makeObservationWriter = (
   Effect.gen(function* () {
     const maxBuffered = options.maxBuffered ?? 200_000
     const maxBatch = options.maxBatch ?? 4_000
+    const window = options.batchWindowMs ?? 10
     const wake = yield* Effect.makeLatch(false)
     let buffer: Array<NewEvent> = []
     let pushed = 0
@@ -62,6 +68,7 @@ export const makeObservationWriter = (
 
     const writeOnce = Effect.gen(function* () {
       yield* wake.await
+      if (window > 0) yield* Effect.sleep(window)
       yield* wake.close
       const taken = buffer.slice(0, maxBatch)
       buffer = buffer.slice(taken.length)
