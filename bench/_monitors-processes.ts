@@ -1,6 +1,7 @@
 // Process monitor benchmark: a bwrap sandbox runs /bin/true in a shell loop while the monitor
 // records every exec into a real SQLite ledger. Reports execs/s sustained with zero loss, exec →
-// durable event latency (burst and paced), and CPU per 1,000 events (bpftrace and this process).
+// committed event latency (burst and paced; observations are deferred appends, on disk with the next
+// immediate commit or within 100 ms: docs/ledger.md), and CPU per 1,000 events (bpftrace and this process).
 // Usage: node --import tsx bench/_monitors-processes.ts [--execs 4000]
 import * as fs from "node:fs"
 import * as os from "node:os"
