@@ -1,49 +1,20 @@
 // The ledger writer: the one place that stamps records (revision, seq, prev, hash, sig) and appends
 // them. Requests queue up; one fiber takes all that wait, chains and signs them, and hands them to the
 // store together so that they share one durable commit. It recovers its chain head on start.
-import { Chunk, Clock, Context, Deferred, Effect, Fiber, Layer, Queue, Schedule } from "effect"
+import { Chunk, Clock, Deferred, Effect, Fiber, Layer, Queue, Schedule } from "effect"
 import type { NewEvent } from "../../domain/ledger/event-definition.js"
 import { Checkpoint, WriterKeyRegistered, WriterKeyRotated, keyStream } from "../../domain/ledger/ledger-events.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
 import { EventStore, StoreUnavailable, appendMany, type Durability, type ExpectedRevision, type StoreError, WrongExpectedRevision } from "../store/event-store.js"
-import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, stageNextKey, type KeyError, type WriterKey } from "../keys/key-store.js"
+import { discardStagedKey, loadOrCreateWriterKey, promoteStagedKey, stageNextKey, type WriterKey } from "../keys/key-store.js"
 import { ChainHead, type StampedRecord } from "./chain-head.js"
+import { Ledger, type AppendOptions, type AppendPart, type LedgerError, type LedgerOptions, type LedgerShape } from "./ledger-port.js"
 import { makeSignerPool } from "./signer-pool.js"
 import { appendWitness } from "./witness.js"
-import { acquireWriterLock, type WriterBusy } from "./writer-lock.js"
-import { lastChainEvents, reconcileKey, type KeyMismatch } from "./writer-key.js"
+import { acquireWriterLock } from "./writer-lock.js"
+import { lastChainEvents, reconcileKey } from "./writer-key.js"
 
-export type LedgerError = StoreError | KeyError | KeyMismatch | WriterBusy
-
-export interface AppendOptions {
-  readonly actor: Actor
-  readonly expected?: ExpectedRevision
-  readonly correlation?: string | null
-  readonly causation?: string | null
-  /**
-   * "deferred": answered once committed, without waiting for the disk (see the store's Durability).
-   * For monitor observations only: decisions, commands and checkpoints are always "immediate".
-   */
-  readonly durability?: Durability
-}
-
-export interface LedgerOptions {
-  readonly dataDir: string
-  readonly checkpointEveryRecords?: number
-  readonly checkpointEverySeconds?: number
-  readonly witnessFile?: string | undefined
-  readonly host?: string
-  readonly maxBatch?: number
-  /** sensitive payload fields per event type, from the event catalogue */
-  readonly sensitiveFields?: (type: string) => ReadonlyArray<string>
-}
-
-/** One stream's share of an `appendAll`. */
-export interface AppendPart {
-  readonly stream: string
-  readonly events: ReadonlyArray<NewEvent>
-  readonly options: AppendOptions
-}
+export { Ledger, type AppendOptions, type AppendPart, type LedgerError, type LedgerOptions, type LedgerShape } from "./ledger-port.js"
 
 type Request =
   | {
@@ -61,22 +32,6 @@ type Request =
   | { readonly kind: "checkpoint"; readonly done: Deferred.Deferred<LedgerRecord | null, LedgerError> }
   | { readonly kind: "rotate"; readonly done: Deferred.Deferred<{ previousKeyId: string; keyId: string }, LedgerError> }
 
-export interface LedgerShape {
-  readonly writerId: string
-  readonly currentKeyId: Effect.Effect<string>
-  readonly append: (stream: string, events: ReadonlyArray<NewEvent>, options: AppendOptions) => Effect.Effect<ReadonlyArray<LedgerRecord>, WrongExpectedRevision | LedgerError>
-  /**
-   * Appends to several streams as one: every part's expected revision is checked before any is
-   * stamped, so either all parts are planned or none (the first refusal fails the whole), and they
-   * go to the store in the same batch (on SQLite, one transaction and one fsync). Records per part.
-   */
-  readonly appendAll: (parts: ReadonlyArray<AppendPart>) => Effect.Effect<ReadonlyArray<ReadonlyArray<LedgerRecord>>, WrongExpectedRevision | LedgerError>
-  readonly checkpoint: Effect.Effect<LedgerRecord | null, LedgerError>
-  readonly rotateKey: Effect.Effect<{ previousKeyId: string; keyId: string }, LedgerError>
-  readonly head: Effect.Effect<{ seq: number; hash: string | null }>
-}
-
-export class Ledger extends Context.Tag("hydravisor/Ledger")<Ledger, LedgerShape>() {}
 
 /** The ledger's own streams never conflict unless another process writes as this writer. */
 const asLedgerError = (e: WrongExpectedRevision | StoreError): StoreError =>
