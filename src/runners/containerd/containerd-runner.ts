@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_MAX_OUTPUT_BYTES, etcFiles, RESOLV_CONF, sandboxUser } from "../bwrap/mapping.js"
-import type { EtcPaths, SandboxUser } from "../bwrap/mapping.js"
+import type { SandboxUser } from "../bwrap/mapping.js"
 import { chownTree, contentHash, copyTree, replaceContent } from "../bwrap/workspace-copy.js"
 import { listPids, readCounters } from "../cgroups/cgroup.js"
 import { sandboxCgroupPaths } from "../cgroups/layout.js"
@@ -32,7 +32,7 @@ import { isAlreadyExists, isNotFound, isUnavailable, makeClient } from "./client
 import type { ContainerdCallFailed, Method, Requests } from "./client.js"
 import { makeFifoPool, openExecIo } from "./exec-io.js"
 import type { FifoPool } from "./exec-io.js"
-import { DEFAULT_SOCKET, probeHost, SOCKET_ENV, startHint } from "./host.js"
+import { probeHost, startHint } from "./host.js"
 import type { ContainerdHost } from "./host.js"
 import {
   checkSpec,
@@ -51,42 +51,9 @@ import {
   WaitResponse
 } from "./mapping.js"
 import type { TaskStatus } from "./mapping.js"
-import type { RuntimeSetting } from "./oci-runtime.js"
+import { EXIT_EVENT_WAIT_MS, PIPE_GRACE_MS, SIGKILL, defaultConfig, etcPaths, ioDir, type ContainerdRunnerConfig } from "./runner-config.js"
 import { killSession } from "./session.js"
 import { followTaskEvents } from "./task-events.js"
-
-export interface ContainerdRunnerConfig {
-  /** containerd's socket; `HYDRAVISOR_CONTAINERD_SOCKET` or /run/containerd/containerd.sock by default. */
-  readonly socket: string
-  /** containerd namespace holding every sandbox container. */
-  readonly namespace: string
-  /** runc creates each sandbox's cgroup at /<cgroupParent>/<id> in every hierarchy. */
-  readonly cgroupParent: string
-  /** Sandbox users get host uids in [uidBase, uidBase + uidCount), one per sandbox id (as bwrap's). */
-  readonly uidBase: number
-  readonly uidCount: number
-  readonly startTimeoutMs: number
-  /**
-   * The OCI runtime of tasks this runner creates: auto (crun when usable, else runc), crun or runc.
-   * Unset: `HYDRAVISOR_CONTAINERD_RUNTIME`, else auto. A running task keeps the one it started with.
-   */
-  readonly runtime?: RuntimeSetting
-}
-
-export const defaultConfig = (): ContainerdRunnerConfig => ({
-  socket: process.env[SOCKET_ENV] ?? DEFAULT_SOCKET,
-  namespace: "hydravisor",
-  cgroupParent: "hydravisor-containerd",
-  uidBase: 0x7000_0000,
-  uidCount: 0x1_0000,
-  startTimeoutMs: 10_000
-})
-
-/** How long to keep reading after the process exited, when a background child still holds its output. */
-const PIPE_GRACE_MS = 100
-/** containerd's exit event for an exec follows any OOM event of the same kill; wait this long for it. */
-const EXIT_EVENT_WAIT_MS = 250
-const SIGKILL = 9
 
 /** The containerd part of a handle: the spec only; paths, uid and cgroups are derived again from it. */
 const ContainerdState = Schema.Struct({ spec: SandboxSpec })
@@ -105,14 +72,6 @@ interface Task {
   readonly pid: number
 }
 
-const etcPaths = (stateDir: string): Required<EtcPaths> => ({
-  passwd: path.join(stateDir, "etc", "passwd"),
-  group: path.join(stateDir, "etc", "group"),
-  hosts: path.join(stateDir, "etc", "hosts"),
-  resolvConf: path.join(stateDir, "etc", "resolv.conf")
-})
-const ioDir = (stateDir: string) => path.join(stateDir, "io")
-
 const ioTry = <A>(operation: string, at: string, run: () => A) =>
   Effect.try({ try: run, catch: (cause) => new RunnerIoFailure({ path: at, operation, reason: describeCause(cause) }) })
 
@@ -121,6 +80,8 @@ const decode = <A, I>(schema: Schema.Schema<A, I>, method: string, socket: strin
     Schema.decodeUnknownEither(schema)(raw),
     (error) => new RunnerIoFailure({ path: socket, operation: `containerd ${method}`, reason: `unexpected answer: ${error.message}` })
   )
+
+export { defaultConfig, type ContainerdRunnerConfig } from "./runner-config.js"
 
 export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Effect<Runner, never, Scope.Scope> =>
   Effect.gen(function* () {
