@@ -19,7 +19,9 @@ export type SandboxRootfs = Schema.Schema.Type<typeof SandboxRootfs>
 export const SandboxResources = Schema.Struct({
   cpuCores: Schema.Number.pipe(Schema.positive()),
   memoryMb: Schema.Int.pipe(Schema.positive()),
-  pids: Schema.Int.pipe(Schema.positive())
+  pids: Schema.Int.pipe(Schema.positive()),
+  /** RLIMIT_NOFILE (soft and hard) of every process in the sandbox; the runner's default when absent. */
+  fileHandles: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { exact: true })
 })
 export type SandboxResources = Schema.Schema.Type<typeof SandboxResources>
 

@@ -86,7 +86,7 @@ export const limits = partial({
   disk_gb: positiveNumber(100),
   network_mbps: positiveNumber(100),
   process_count: positiveInt(4096),
-  file_handles: positiveInt(65536),
+  file_handles: fc.integer({ min: 16, max: 65536 }),
   session_duration_hours: positiveNumber(48)
 })
 

@@ -345,6 +345,16 @@ export const runnerConformance = (target: RunnerUnderTest): void => {
           expect(out(fine)).toBe("still-up\n")
         })
       )
+
+      it.scopedLive("limits open files to fileHandles in the sandbox's first process and every exec; nothing inside raises it", () =>
+        Effect.gen(function* () {
+          const { sandbox } = yield* oneSandbox("files", { resources: { cpuCores: 1, memoryMb: 256, pids: 64, fileHandles: 64 } })
+          const limits = yield* sandbox.sh("echo $(ulimit -Sn) $(ulimit -Hn); grep 'open files' /proc/1/limits | tr -s ' ' | cut -d' ' -f4,5")
+          expect(out(limits)).toBe("64 64\n64 64\n")
+          const raise = yield* sandbox.sh("ulimit -n 128 2>/dev/null && echo raised || echo refused")
+          expect(out(raise)).toBe("refused\n")
+        })
+      )
     })
 
     describe("isolation and escape", () => {

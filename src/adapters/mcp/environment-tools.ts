@@ -18,7 +18,13 @@ const DEFAULT_TIMEOUT_SECONDS = 300
 const MAX_OUTPUT_BYTES = 256 * 1024
 
 export const constraintsOf = (view: SandboxView): ToolOutput<"request_environment">["constraints"] => ({
-  limits: { cpu_cores: view.resources.cpu_cores, memory_mb: view.resources.memory_mb, pids: view.resources.pids, ...(view.resources.disk_gb !== undefined ? { disk_gb: view.resources.disk_gb } : {}) },
+  limits: {
+    cpu_cores: view.resources.cpu_cores,
+    memory_mb: view.resources.memory_mb,
+    pids: view.resources.pids,
+    ...(view.resources.disk_gb !== undefined ? { disk_gb: view.resources.disk_gb } : {}),
+    ...(view.resources.file_handles !== undefined ? { file_handles: view.resources.file_handles } : {})
+  },
   network: { mode: view.network.mode, ...(view.network.allowlist !== undefined ? { allowlist: view.network.allowlist.map((e) => ({ host: e.host, ...(e.port !== undefined ? { port: e.port } : {}) })) } : {}) },
   policy: view.policy,
   expires_at: view.expiresAt,

@@ -13,7 +13,8 @@ const limits = z.object({
   cpu_cores: z.number(),
   memory_mb: z.number(),
   pids: z.number(),
-  disk_gb: z.number().optional()
+  disk_gb: z.number().optional(),
+  file_handles: z.number().int().optional()
 })
 const network = z.object({ mode: z.enum(["none", "allowlist", "open"]), allowlist: z.array(z.object({ host: z.string(), port: z.number().optional() })).optional() })
 const constraints = z.object({

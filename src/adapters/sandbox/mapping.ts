@@ -39,7 +39,12 @@ export const sandboxSpec = (dataDir: string, sandbox: Sandbox, env: Readonly<Rec
     workspaceDir: dirs.workspace,
     stateDir: dirs.state,
     rootfs: template.rootfs.kind === "host" ? { kind: "host" } : { kind: "image", path: imageRootfs(dataDir, imagePackages(template)) },
-    resources: { cpuCores: resources.cpu_cores, memoryMb: resources.memory_mb, pids: resources.pids },
+    resources: {
+      cpuCores: resources.cpu_cores,
+      memoryMb: resources.memory_mb,
+      pids: resources.pids,
+      ...(resources.file_handles !== undefined ? { fileHandles: resources.file_handles } : {})
+    },
     network: sandbox.network.mode,
     env: { ...template.env, ...env },
     runner: template.runner

@@ -1,6 +1,8 @@
 // A launch under a policy: the template's resources and network narrowed by the policy (the smaller of
 // each limit; the stricter network mode; an allowlist cut down to what both allow), or a refusal when
-// the policy forbids the runner. The result is what the sandbox actually gets.
+// the policy forbids the runner. The result is what the sandbox actually gets: `cpu_percent` is a share
+// of the granted cores, so it is folded into `cpu_cores` (2 cores at 80 % are 1.6 cores of CPU time,
+// which is what the runners' CPU quota enforces), recorded as a narrowing by that rule.
 import { Either } from "effect"
 import type { AllowlistEntry, Network, NetworkMode, Resources, RunnerKind } from "../sandbox/template.js"
 import { PolicyDenied } from "./policy-denied.js"
@@ -25,10 +27,8 @@ export interface LaunchGrant {
   readonly resources: Resources
   readonly network: Network
   readonly sessionDurationHours: number | null
-  /** Limits the template has no key for; null when the policy sets none. */
-  readonly cpuPercent: number | null
+  /** A limit no runner enforces yet; null when the policy sets none. */
   readonly networkMbps: number | null
-  readonly fileHandles: number | null
   readonly dns: { readonly filter: boolean; readonly blocked: ReadonlyArray<string> }
   readonly sudo: boolean
   readonly linuxCapabilities: ReadonlyArray<string>
@@ -37,6 +37,14 @@ export interface LaunchGrant {
 }
 
 const modeRank: Readonly<Record<NetworkMode, number>> = { none: 0, allowlist: 1, open: 2 }
+
+/** `percent` % of `cores`, rounded down to thousandths (never more than the exact share, never 0). */
+const shareOf = (cores: number, percent: number): number => {
+  const rounded = Math.floor(cores * percent * 10) / 1000
+  if (rounded > 0) return rounded
+  const exact = (cores * percent) / 100
+  return exact > 0 ? exact : cores
+}
 
 export const checkLaunch = (policy: EffectivePolicy, request: LaunchRequest): Either.Either<LaunchGrant, PolicyDenied> => {
   if (policy.runners !== null && !policy.runners.includes(request.runner)) {
@@ -56,20 +64,21 @@ export const checkLaunch = (policy: EffectivePolicy, request: LaunchRequest): Ei
     return requested
   }
   const { limits } = policy
-  const cpu_cores = limit("resources.cpu_cores", "resources.limits.cpu_cores", request.resources.cpu_cores, limits.cpu_cores) ?? request.resources.cpu_cores
+  const cores = limit("resources.cpu_cores", "resources.limits.cpu_cores", request.resources.cpu_cores, limits.cpu_cores) ?? request.resources.cpu_cores
+  const cpu_cores = limits.cpu_percent === undefined || limits.cpu_percent >= 100 ? cores : shareOf(cores, limits.cpu_percent)
+  if (cpu_cores !== cores) narrowed.push({ field: "resources.cpu_cores", from: cores, to: cpu_cores, rule: "resources.limits.cpu_percent" })
   const memory_mb = limit("resources.memory_mb", "resources.limits.memory_mb", request.resources.memory_mb, limits.memory_mb) ?? request.resources.memory_mb
   const pids = limit("resources.pids", "resources.limits.process_count", request.resources.pids, limits.process_count) ?? request.resources.pids
   const disk_gb = limit("resources.disk_gb", "resources.limits.disk_gb", request.resources.disk_gb, limits.disk_gb)
+  const file_handles = limit("resources.file_handles", "resources.limits.file_handles", request.resources.file_handles, limits.file_handles)
   const session = limit("session_duration_hours", "resources.limits.session_duration_hours", request.sessionDurationHours, limits.session_duration_hours)
   const network = narrowNetwork(policy, request.network)
   if (!sameNetwork(network, request.network)) narrowed.push({ field: "network", from: request.network, to: network, rule: "network" })
   return Either.right({
-    resources: { cpu_cores, memory_mb, pids, ...(disk_gb === undefined ? {} : { disk_gb }) },
+    resources: { cpu_cores, memory_mb, pids, ...(disk_gb === undefined ? {} : { disk_gb }), ...(file_handles === undefined ? {} : { file_handles }) },
     network,
     sessionDurationHours: session ?? null,
-    cpuPercent: limits.cpu_percent ?? null,
     networkMbps: limits.network_mbps ?? null,
-    fileHandles: limits.file_handles ?? null,
     dns: { filter: policy.network.dnsFilter, blocked: policy.network.dnsBlocked },
     sudo: policy.access.sudo,
     linuxCapabilities: policy.access.linuxCapabilities,

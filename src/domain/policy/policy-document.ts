@@ -4,7 +4,7 @@
 // rest from `extends` and from deny-by-default.
 import { Schema } from "effect"
 import { PolicyName, PositiveInt, PositiveNumber } from "../config/config.js"
-import { AllowlistEntry, NetworkMode, RunnerKind } from "../sandbox/template.js"
+import { AllowlistEntry, FileHandles, NetworkMode, RunnerKind } from "../sandbox/template.js"
 
 const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
 
@@ -20,7 +20,8 @@ export const ResourceLimits = Schema.Struct({
   network_mbps: optional(PositiveNumber),
   /** The sandbox's pids limit. */
   process_count: optional(PositiveInt),
-  file_handles: optional(PositiveInt),
+  /** Open files per process (RLIMIT_NOFILE), 16 to 1048576. */
+  file_handles: optional(FileHandles),
   session_duration_hours: optional(PositiveNumber)
 })
 export type ResourceLimits = Schema.Schema.Type<typeof ResourceLimits>

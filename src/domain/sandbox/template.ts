@@ -25,11 +25,19 @@ export const Rootfs = Schema.Union(
 )
 export type Rootfs = Schema.Schema.Type<typeof Rootfs>
 
+/** Open files per process (RLIMIT_NOFILE): at least what a sandbox's own setup needs, at most Linux's default nr_open. */
+export const FileHandles = Schema.Int.pipe(
+  Schema.between(16, 1_048_576),
+  Schema.annotations({ identifier: "FileHandles", description: "open files per process, 16 to 1048576" })
+)
+
 export const Resources = Schema.Struct({
   cpu_cores: PositiveNumber,
   memory_mb: PositiveInt,
   pids: PositiveInt,
-  disk_gb: Schema.optionalWith(PositiveNumber, { exact: true })
+  disk_gb: Schema.optionalWith(PositiveNumber, { exact: true }),
+  /** Open files per process (RLIMIT_NOFILE, soft and hard); the runner's default when left out. */
+  file_handles: Schema.optionalWith(FileHandles, { exact: true })
 })
 export type Resources = Schema.Schema.Type<typeof Resources>
 

@@ -231,7 +231,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const maps = idMap(user)
         const launched = yield* launch({
           id: handle.id,
-          launcherArgs: launcherArgs(procsFiles(cgroups), [found.bwrap, ...invocation.argv]),
+          launcherArgs: launcherArgs(procsFiles(cgroups), [found.bwrap, ...invocation.argv], { fileHandles: spec.resources.fileHandles }),
           argsData: invocation.argsData,
           uidMap: maps.uidMap,
           gidMap: maps.gidMap,
@@ -281,7 +281,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         if (!gated) yield* prepare
         const outcome = yield* runCommand(spawner, {
           file: "/bin/sh",
-          args: launcherArgs(procsFiles(cgroups, execDir), command, gated),
+          args: launcherArgs(procsFiles(cgroups, execDir), command, { gated, fileHandles: spec.resources.fileHandles }),
           beforeGo: gated ? prepare.pipe(Effect.zipRight(admitted(sandbox.id, options.admit))) : undefined,
           env: HOST_ENV,
           stdin: request.stdin,

@@ -249,7 +249,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         Effect.gen(function* () {
           const called = performance.now()
           const { id, spec, user, cgroups } = yield* resolve(handle)
-          const ociProcess = yield* execProcess(user, sandboxEnv(spec), request)
+          const ociProcess = yield* execProcess(user, sandboxEnv(spec), request, spec.resources)
           // no status call first: a sandbox that is not running makes a step below fail, and only then we ask why
           const notRunning = (error: RunnerError) => requireRunning(id, "exec").pipe(Effect.zipRight(Effect.fail(error)))
           const fifos = yield* (yield* fifoPool).take(ioDir(spec.stateDir)).pipe(Effect.catchAll(notRunning))

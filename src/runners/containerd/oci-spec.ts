@@ -105,14 +105,17 @@ const envList = (env: Readonly<Record<string, string>>): ReadonlyArray<string> =
 const envRecord = (list: ReadonlyArray<string>): Record<string, string> =>
   Object.fromEntries(list.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]))
 
-const processBase = (user: SandboxUser, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>): OciProcess => ({
+/** RLIMIT_NOFILE of a sandbox's processes: its `fileHandles`, else RLIMIT_NOFILE. */
+const openFiles = (resources: SandboxSpec["resources"]): number => resources.fileHandles ?? RLIMIT_NOFILE
+
+const processBase = (user: SandboxUser, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, files: number): OciProcess => ({
   terminal: false,
   user: ociUser(user),
   args,
   env: envList(env),
   cwd: "/",
   capabilities: noCapabilities,
-  rlimits: [{ type: "RLIMIT_NOFILE", hard: RLIMIT_NOFILE, soft: RLIMIT_NOFILE }],
+  rlimits: [{ type: "RLIMIT_NOFILE", hard: files, soft: files }],
   noNewPrivileges: true
 })
 
@@ -160,7 +163,7 @@ export const ociSpec = ({ spec, user, cgroupParent, etc, host }: SpecInputs): Oc
   const memory = spec.resources.memoryMb * MB
   return {
     ociVersion: OCI_VERSION,
-    process: processBase(user, ["/bin/sh", "-c", INIT_SCRIPT], execEnvironment(sandboxEnv(spec), undefined)),
+    process: processBase(user, ["/bin/sh", "-c", INIT_SCRIPT], execEnvironment(sandboxEnv(spec), undefined), openFiles(spec.resources)),
     // the image directory is mounted read-only at <bundle>/rootfs by the shim (see taskCreateRequest)
     root: { path: "rootfs", readonly: true },
     hostname: spec.hostname,
@@ -222,11 +225,18 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
     [caps.bounding, caps.effective, caps.inheritable, caps.permitted, caps.ambient].every((set) => set.length === 0) &&
     oci.process.user.uid !== 0
   const { resources } = oci.linux
+  // a limit equal to the default reads back as the default (no fileHandles)
+  const files = oci.process.rlimits.find((r) => r.type === "RLIMIT_NOFILE")?.hard ?? RLIMIT_NOFILE
   return Either.right({
     hostname: oci.hostname,
     workspaceDir,
     user: { uid: oci.process.user.uid, gid: oci.process.user.gid },
-    resources: { cpuCores: resources.cpu.quota / resources.cpu.period, memoryMb: resources.memory.limit / MB, pids: resources.pids.limit },
+    resources: {
+      cpuCores: resources.cpu.quota / resources.cpu.period,
+      memoryMb: resources.memory.limit / MB,
+      pids: resources.pids.limit,
+      ...(files !== RLIMIT_NOFILE ? { fileHandles: files } : {})
+    },
     network: network.right,
     env: envRecord(oci.process.env),
     cgroupsPath: oci.linux.cgroupsPath,
@@ -246,9 +256,12 @@ export const readOciSpec = (oci: OciSpec): Either.Either<SandboxView, string> =>
 export const execProcess = (
   user: SandboxUser,
   specEnv: Readonly<Record<string, string>>,
-  request: ExecRequest
+  request: ExecRequest,
+  resources?: SandboxSpec["resources"]
 ): Either.Either<OciProcess, InvalidExecRequest> =>
-  Either.map(checkedExecEnvironment(specEnv, request), (env) => processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env))
+  Either.map(checkedExecEnvironment(specEnv, request), (env) =>
+    processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env, resources === undefined ? RLIMIT_NOFILE : openFiles(resources))
+  )
 
 /** Reads back what `execProcess` writes: the argv, the absolute cwd and the whole environment. */
 export const readExecProcess = (

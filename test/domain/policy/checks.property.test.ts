@@ -65,6 +65,10 @@ describe("policy checks never allow what the policy denies", () => {
           within(grant.resources.memory_mb, limits.memory_mb, wanted.memory_mb)
           within(grant.resources.pids, limits.process_count, wanted.pids)
           within(grant.resources.disk_gb, limits.disk_gb, wanted.disk_gb)
+          within(grant.resources.file_handles, limits.file_handles, wanted.file_handles)
+          // cpu_percent is a share of the granted cores
+          if (limits.cpu_percent !== undefined)
+            expect(grant.resources.cpu_cores).toBeLessThanOrEqual(Math.max(0.001, (Math.min(wanted.cpu_cores, limits.cpu_cores ?? Infinity) * limits.cpu_percent) / 100 + 0.0005))
           within(grant.sessionDurationHours ?? undefined, limits.session_duration_hours, hours)
           expect(rank[grant.network.mode]).toBeLessThanOrEqual(Math.min(rank[policy.network.mode], rank[network.mode]))
           for (const entry of grant.network.allowlist ?? []) {

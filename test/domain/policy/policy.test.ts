@@ -101,7 +101,13 @@ describe("checkLaunch", () => {
 
   it("narrows a template to the policy: the smaller limit and the stricter network", () => {
     const grant = Either.getOrThrow(checkLaunch(resolved("standard"), template))
-    expect(grant.resources).toEqual({ cpu_cores: 2, memory_mb: 4096, pids: 512, disk_gb: 10 })
+    // standard: 2 cores at cpu_percent 80 are 1.6 cores of CPU time; file_handles 4096
+    expect(grant.resources).toEqual({ cpu_cores: 1.6, memory_mb: 4096, pids: 512, disk_gb: 10, file_handles: 4096 })
+    expect(grant.narrowed).toEqual(expect.arrayContaining([
+      { field: "resources.cpu_cores", from: 4, to: 2, rule: "resources.limits.cpu_cores" },
+      { field: "resources.cpu_cores", from: 2, to: 1.6, rule: "resources.limits.cpu_percent" },
+      { field: "resources.file_handles", from: null, to: 4096, rule: "resources.limits.file_handles" }
+    ]))
     expect(grant.sessionDurationHours).toBe(8)
     expect(grant.network.mode).toBe("allowlist")
     expect(grant.network.allowlist).toContainEqual({ host: "pypi.org", port: 443 })

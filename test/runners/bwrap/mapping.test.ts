@@ -256,4 +256,10 @@ describe("launcher", () => {
     expect(result.status).toBe(125)
     expect(result.stderr).toContain("hydravisor-launcher: cannot join cgroup /nonexistent/dir/cgroup.procs")
   })
+
+  it("sets the open-file limit (soft and hard) before the command when given one, and leaves it alone otherwise", () => {
+    const limits = "echo $(ulimit -Sn) $(ulimit -Hn)"
+    expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { fileHandles: 100 }), { encoding: "utf8" })).toBe("100 100\n")
+    expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { gated: false }), { encoding: "utf8" })).toBe(execFileSync("/bin/sh", ["-c", limits], { encoding: "utf8" }))
+  })
 })

@@ -64,8 +64,10 @@ const specArbitrary: fc.Arbitrary<SandboxSpec> = fc.record({
   resources: fc.record({
     cpuCores: fc.integer({ min: 1, max: 64 }).map((n) => n / 4),
     memoryMb: fc.integer({ min: 1, max: 65_536 }),
-    pids: fc.integer({ min: 1, max: 100_000 })
-  }),
+    pids: fc.integer({ min: 1, max: 100_000 }),
+    // 4096 is the runner's default: a spec asking for exactly that reads back without the key
+    fileHandles: fc.integer({ min: 16, max: 1_048_576 }).filter((n) => n !== 4096)
+  }, { requiredKeys: ["cpuCores", "memoryMb", "pids"] }),
   network: fc.constantFrom("none" as const, "allowlist" as const, "open" as const),
   env: arbitrary.env
 })
@@ -240,6 +242,14 @@ describe("execProcess", () => {
     expect(process.env).toEqual(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/workspace", "LANG=C", "X=1"])
     expect(process).toMatchObject({ cwd: "/", terminal: false, noNewPrivileges: true, user: { uid: user.uid, gid: user.gid } })
     expect(process.capabilities.bounding).toEqual([])
+  })
+
+  it("limits open files to the sandbox's fileHandles, or to the runner's default", () => {
+    const request = { argv: ["true"] }
+    const limit = (resources?: SandboxSpec["resources"]) => Either.getOrThrow(execProcess(user, {}, request, resources)).rlimits
+    expect(limit({ cpuCores: 1, memoryMb: 64, pids: 64, fileHandles: 64 })).toEqual([{ type: "RLIMIT_NOFILE", hard: 64, soft: 64 }])
+    expect(limit({ cpuCores: 1, memoryMb: 64, pids: 64 })).toEqual([{ type: "RLIMIT_NOFILE", hard: 4096, soft: 4096 }])
+    expect(ociSpec({ ...inputs, spec: { ...spec, resources: { ...spec.resources, fileHandles: 64 } } }).process.rlimits).toEqual([{ type: "RLIMIT_NOFILE", hard: 64, soft: 64 }])
   })
 
   it("reads back argv, cwd and env for any request", () => {
