@@ -37,13 +37,21 @@ export const makeDeferredSync = (db: BetterSqlite3.Database, walFile: string, de
     timer.unref()
   }
 
+  // A failure here (the WAL cannot be opened or synced) leaves the commits counted as unsynced and
+  // tries again later; the next immediate commit's own fsync covers them either way.
   function syncSoon() {
     timer = null
     if (unsynced === 0 || closed) return
     const from = generation
     const covered = unsynced
+    let target: number
+    try {
+      target = walFd()
+    } catch {
+      return schedule()
+    }
     inFlight = true
-    fdatasync(walFd(), (error) => {
+    fdatasync(target, (error) => {
       inFlight = false
       if (closed) return closeFd()
       if (error === null && generation === from) unsynced -= covered
@@ -77,8 +85,12 @@ export const makeDeferredSync = (db: BetterSqlite3.Database, walFile: string, de
     close: () => {
       if (timer !== null) clearTimeout(timer)
       timer = null
-      if (unsynced > 0) fdatasyncSync(walFd())
-      unsynced = 0
+      try {
+        if (unsynced > 0) fdatasyncSync(walFd())
+        unsynced = 0
+      } catch {
+        // closing the database checkpoints the WAL, which syncs it too
+      }
       closed = true
       if (!inFlight) closeFd()
     }
