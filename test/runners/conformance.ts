@@ -14,6 +14,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { beforeAll } from "vitest"
 import { canonicalListing } from "../../src/runners/bwrap/workspace-copy.js"
+import { ownOpenFilesMax } from "../../src/runners/open-files.js"
 import type { RunnerError } from "../../src/runners/errors.js"
 import type { ExecRequest, ExecResult, Runner, SandboxHandle, SandboxSpec } from "../../src/runners/runner.js"
 
@@ -353,6 +354,15 @@ export const runnerConformance = (target: RunnerUnderTest): void => {
           expect(out(limits)).toBe("64 64\n64 64\n")
           const raise = yield* sandbox.sh("ulimit -n 128 2>/dev/null && echo raised || echo refused")
           expect(out(raise)).toBe("refused\n")
+        })
+      )
+
+      it.scopedLive("gives a limit above the runner's own open-file limit as the runner's own, instead of failing the launch", () =>
+        Effect.gen(function* () {
+          const own = ownOpenFilesMax()
+          const { sandbox } = yield* oneSandbox("files-max", { resources: { cpuCores: 1, memoryMb: 256, pids: 64, fileHandles: 1_048_576 } })
+          const limits = yield* sandbox.sh("echo $(ulimit -Hn)")
+          expect(out(limits)).toBe(`${own === Infinity || own >= 1_048_576 ? 1_048_576 : own}\n`)
         })
       )
     })

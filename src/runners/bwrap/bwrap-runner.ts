@@ -34,6 +34,7 @@ import {
 } from "../errors.js"
 import type { RunnerError } from "../errors.js"
 import { admitted } from "../admission.js"
+import { openFilesLimit, ownOpenFilesMax } from "../open-files.js"
 import { Runner, SandboxSpec } from "../runner.js"
 import { makeSpawner } from "../spawner/spawner.js"
 import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, SandboxStatus } from "../runner.js"
@@ -154,6 +155,7 @@ const whileFrozen = <A, E>(cgroups: SandboxCgroupPaths, effect: Effect.Effect<A,
 export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<Runner, never, Scope.Scope> =>
   Effect.gen(function* () {
     const config: BwrapRunnerConfig = { ...defaultConfig, ...overrides }
+    const filesMax = ownOpenFilesMax()
     const host: Effect.Effect<BwrapHost, RunnerError> = yield* Effect.cached(probeHost(config.cgroupParent))
     // Exec cgroup names: this runner's random prefix and a counter (a random draw per exec costs ~0.1 ms).
     const execPrefix = `exec-${randomBytes(4).toString("hex")}`
@@ -231,7 +233,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const maps = idMap(user)
         const launched = yield* launch({
           id: handle.id,
-          launcherArgs: launcherArgs(procsFiles(cgroups), [found.bwrap, ...invocation.argv], { fileHandles: spec.resources.fileHandles }),
+          launcherArgs: launcherArgs(procsFiles(cgroups), [found.bwrap, ...invocation.argv], { fileHandles: openFilesLimit(spec.resources.fileHandles, filesMax) }),
           argsData: invocation.argsData,
           uidMap: maps.uidMap,
           gidMap: maps.gidMap,
@@ -281,7 +283,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         if (!gated) yield* prepare
         const outcome = yield* runCommand(spawner, {
           file: "/bin/sh",
-          args: launcherArgs(procsFiles(cgroups, execDir), command, { gated, fileHandles: spec.resources.fileHandles }),
+          args: launcherArgs(procsFiles(cgroups, execDir), command, { gated, fileHandles: openFilesLimit(spec.resources.fileHandles, filesMax) }),
           beforeGo: gated ? prepare.pipe(Effect.zipRight(admitted(sandbox.id, options.admit))) : undefined,
           env: HOST_ENV,
           stdin: request.stdin,

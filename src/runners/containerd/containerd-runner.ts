@@ -28,6 +28,7 @@ import type { RunnerError } from "../errors.js"
 import { Runner, SandboxSpec } from "../runner.js"
 import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, SandboxStatus } from "../runner.js"
 import { admitted } from "../admission.js"
+import { applicableResources, ownOpenFilesMax } from "../open-files.js"
 import { isAlreadyExists, isNotFound, isUnavailable, makeClient } from "./client.js"
 import type { ContainerdCallFailed, Method, Requests } from "./client.js"
 import { makeFifoPool, openExecIo } from "./exec-io.js"
@@ -86,6 +87,8 @@ export { defaultConfig, type ContainerdRunnerConfig } from "./runner-config.js"
 export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Effect<Runner, never, Scope.Scope> =>
   Effect.gen(function* () {
     const config: ContainerdRunnerConfig = { ...defaultConfig(), ...overrides }
+    const filesMax = ownOpenFilesMax()
+    const applicable = (resources: SandboxSpec["resources"]) => applicableResources(resources, filesMax)
     const runnerScope = yield* Effect.scope
     const client = yield* makeClient(config.socket, config.namespace)
     const events = yield* followTaskEvents(client)
@@ -204,7 +207,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         })
         yield* ioTry("create workspace", spec.workspaceDir, () => fs.mkdirSync(spec.workspaceDir, { recursive: true, mode: 0o700 }))
         yield* chownTree(spec.workspaceDir, user)
-        const oci = ociSpec({ spec, user, cgroupParent: config.cgroupParent, etc, host: h.facts })
+        const oci = ociSpec({ spec: { ...spec, resources: applicable(spec.resources) }, user, cgroupParent: config.cgroupParent, etc, host: h.facts })
         yield* call("Containers.Create", { container: containerMessage(spec.id, oci) }).pipe(
           Effect.mapError((error) =>
             isAlreadyExists(error) ? new SandboxExists({ id: spec.id, path: `containerd ${config.namespace}/${spec.id}` }) : asRunnerError(error)
@@ -249,7 +252,7 @@ export const make = (overrides: Partial<ContainerdRunnerConfig> = {}): Effect.Ef
         Effect.gen(function* () {
           const called = performance.now()
           const { id, spec, user, cgroups } = yield* resolve(handle)
-          const ociProcess = yield* execProcess(user, sandboxEnv(spec), request, spec.resources)
+          const ociProcess = yield* execProcess(user, sandboxEnv(spec), request, applicable(spec.resources))
           // no status call first: a sandbox that is not running makes a step below fail, and only then we ask why
           const notRunning = (error: RunnerError) => requireRunning(id, "exec").pipe(Effect.zipRight(Effect.fail(error)))
           const fifos = yield* (yield* fifoPool).take(ioDir(spec.stateDir)).pipe(Effect.catchAll(notRunning))
