@@ -222,11 +222,14 @@ describe("MCP over streamable HTTP", () => {
   it("the daemon still serves the CLI, and on SIGTERM stops every sandbox, recorded", async () => {
     const listed = await s.hv("list", "--json")
     expect(listed.code).toBe(0)
-    expect(JSON.parse(listed.stdout).map((v: { name: string }) => v.name).sort()).toEqual(["http-fuzz", "http-other"])
+    // The fuzz run above may have launched more than its two: a drawn name can be a valid one (fast-check
+    // draws words like "apply"), and such an environment is left running like the two.
+    const running = (JSON.parse(listed.stdout) as Array<{ name: string; state: string }>).filter((v) => v.state === "running").map((v) => v.name)
+    expect(running).toEqual(expect.arrayContaining(["http-fuzz", "http-other"]))
     daemon.child.kill("SIGTERM")
     expect(await waitForExit(daemon.child.pid!)).toBe(true)
     const stopped = s.records().filter((r) => r.type === "SandboxStopped").map((r) => r.data.reason)
-    expect(stopped.filter((reason: string) => reason === "daemon shutting down").length).toBe(2)
+    expect(stopped.filter((reason: string) => reason === "daemon shutting down").length).toBe(running.length)
     expect(await verifyCopy(s)).toMatchObject({ ok: true })
   }, 60_000)
 })
