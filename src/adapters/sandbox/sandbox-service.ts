@@ -1,8 +1,9 @@
 // The sandbox service the daemon calls: each operation is decided by the Sandbox aggregate, appended
 // to the ledger, and only then carried out by the runner, whose result is recorded in turn (an exec's
 // runner may prepare the command while its CommandStarted is appended, but runs nothing of it before
-// that record is durable: RunnerExecOptions.admit). Refused commands are recorded as CommandRejected. Operations on one sandbox are serialized by its own
-// semaphore; the stream revision from the sandboxes projection guards every append.
+// that record is durable: RunnerExecOptions.admit). Refused commands are recorded as CommandRejected.
+// Operations on one sandbox are serialized by its own semaphore; the stream revision from the
+// sandboxes projection guards every append.
 import { randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import { Clock, Effect, Either, Exit, Fiber, HashMap, Layer, Option, Ref, Stream } from "effect"

@@ -1,7 +1,7 @@
 // The spawner helper's program (run with `node -e`, so it is the same from src/ under tsx and from
 // dist/). A fork copies the forking process's page tables: the daemon paid 1.7-13 ms of main-thread
-// time per exec at 165-481 MB (bench/spawn.ts); this small process forks instead. The helper forks instead and
-// reports back over the IPC channel (advanced serialization: Buffers travel as bytes).
+// time per exec at 165-481 MB (bench/spawn.ts). This small process forks instead and reports back
+// over the IPC channel (advanced serialization: Buffers travel as bytes).
 //
 // Per run: spawn detached (setsid: no controlling terminal), feed stdin, keep at most maxOutputBytes
 // of stdout and stderr (reading and dropping the rest so the writer never blocks), and report once
