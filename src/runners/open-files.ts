@@ -16,12 +16,12 @@ export const ownOpenFilesMax = (): number => {
   }
 }
 
-/** The limit to apply for a spec's `fileHandles` (undefined: leave the runner's default). */
-export const openFilesLimit = (fileHandles: number | undefined, max: number = ownOpenFilesMax()): number | undefined =>
+/** The limit to apply for a spec's `fileHandles`, `max` being the runner's own (undefined: leave the runner's default). */
+export const openFilesLimit = (fileHandles: number | undefined, max: number): number | undefined =>
   fileHandles === undefined ? undefined : Math.min(fileHandles, max)
 
 /** `resources` with its `fileHandles` as it can be applied (unchanged when it has none). */
-export const applicableResources = (resources: SandboxResources, max: number = ownOpenFilesMax()): SandboxResources => {
+export const applicableResources = (resources: SandboxResources, max: number): SandboxResources => {
   const fileHandles = openFilesLimit(resources.fileHandles, max)
   return fileHandles === undefined ? resources : { ...resources, fileHandles }
 }

@@ -106,7 +106,7 @@ const envRecord = (list: ReadonlyArray<string>): Record<string, string> =>
   Object.fromEntries(list.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]))
 
 /** RLIMIT_NOFILE of a sandbox's processes: its `fileHandles`, else RLIMIT_NOFILE. */
-const openFiles = (resources: SandboxSpec["resources"]): number => resources.fileHandles ?? RLIMIT_NOFILE
+const openFiles = (resources: SandboxSpec["resources"] | undefined): number => resources?.fileHandles ?? RLIMIT_NOFILE
 
 const processBase = (user: SandboxUser, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, files: number): OciProcess => ({
   terminal: false,
@@ -260,7 +260,7 @@ export const execProcess = (
   resources?: SandboxSpec["resources"]
 ): Either.Either<OciProcess, InvalidExecRequest> =>
   Either.map(checkedExecEnvironment(specEnv, request), (env) =>
-    processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env, resources === undefined ? RLIMIT_NOFILE : openFiles(resources))
+    processBase(user, [EXEC_WRAPPER, "-C", resolveCwd(request.cwd), "--", ...request.argv], env, openFiles(resources))
   )
 
 /** Reads back what `execProcess` writes: the argv, the absolute cwd and the whole environment. */

@@ -16,8 +16,7 @@ import {
   type Position,
   type RawRecord,
   type StoreError,
-  type StoredRecord,
-  type Durability
+  type StoredRecord
 } from "../event-store.js"
 import { fromRow, positionOf, rowidOf, toRowValues, type RecordRow } from "./mapping.js"
 import { makeDeferredSync } from "./deferred-sync.js"
@@ -150,7 +149,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       return Either.right({ nextExpectedRevision: base + req.records.length - 1, positions })
     }
 
-    const append: EventStoreShape["append"] = (stream, records, expected, durability: Durability = "immediate") =>
+    const append: EventStoreShape["append"] = (stream, records, expected, durability) =>
       options.readonly
         ? Effect.fail(new StoreUnavailable({ store: file, problem: "opened read-only" }))
         : Effect.async<AppendResult, WrongExpectedRevision | StoreError>((resume) => {
