@@ -68,7 +68,8 @@ export const makeObservationWriter = (
 
     const writeOnce = Effect.gen(function* () {
       yield* wake.await
-      if (window > 0) yield* Effect.sleep(window)
+      // gathering is pointless once a whole batch waits (a burst): append at once
+      if (window > 0 && buffer.length < maxBatch) yield* Effect.sleep(window)
       yield* wake.close
       const taken = buffer.slice(0, maxBatch)
       buffer = buffer.slice(taken.length)
