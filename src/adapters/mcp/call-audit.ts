@@ -6,9 +6,10 @@ import { randomUUID } from "node:crypto"
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
-import { isJSONRPCErrorResponse, isJSONRPCNotification, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js"
+import type { JSONRPCErrorResponse, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js"
 import { agentStream, ToolCalled, type ToolOutcome } from "../../domain/events/agent-events.js"
 import type { AppendPart, LedgerShape } from "../ledger/ledger.js"
+import { kindOf } from "./json-rpc.js"
 import { agentActor, type Caller, type CallState } from "./tool-context.js"
 
 const MAX_STRING = 1024
@@ -73,14 +74,18 @@ const newCall = (tool: string, args: unknown): CallState => ({ callId: randomUUI
 export const makeCallBook = (): CallBook => {
   const calls = new Map<string, CallState>()
   return {
+    // Messages come decoded by their transport, so their keys tell what they are (no second parse).
     arrived: (message) => {
-      if (isJSONRPCRequest(message) && (message.method === "tools/call" || message.method === "resources/read")) {
-        const params = (message.params ?? {}) as Record<string, unknown>
-        const read = message.method === "resources/read"
+      const kind = kindOf(message)
+      if (kind === "request") {
+        const request = message as JSONRPCRequest
+        if (request.method !== "tools/call" && request.method !== "resources/read") return
+        const params = (request.params ?? {}) as Record<string, unknown>
+        const read = request.method === "resources/read"
         const tool = read ? "resources/read" : typeof params["name"] === "string" ? params["name"] : "(no tool name)"
-        calls.set(keyOf(message.id), newCall(tool, read ? { uri: params["uri"] } : params["arguments"]))
-      } else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
-        const id = (message.params as { requestId?: RequestId } | undefined)?.requestId
+        calls.set(keyOf(request.id), newCall(tool, read ? { uri: params["uri"] } : params["arguments"]))
+      } else if (kind === "notification" && (message as JSONRPCNotification).method === "notifications/cancelled") {
+        const id = ((message as JSONRPCNotification).params as { requestId?: RequestId } | undefined)?.requestId
         // A call cancelled before any handler ran did nothing; one that ran records itself.
         if (id !== undefined && calls.get(keyOf(id))?.handled === false) calls.delete(keyOf(id))
       }
@@ -91,15 +96,17 @@ export const makeCallBook = (): CallBook => {
       return call
     },
     answered: (message) => {
-      if (!isJSONRPCResultResponse(message) && !isJSONRPCErrorResponse(message)) return null
-      if (message.id === undefined) return null
-      const key = keyOf(message.id)
+      const kind = kindOf(message)
+      if (kind !== "result" && kind !== "error") return null
+      const answer = message as JSONRPCResultResponse | JSONRPCErrorResponse
+      if (answer.id === undefined) return null
+      const key = keyOf(answer.id)
       const call = calls.get(key)
       if (call === undefined) return null
       calls.delete(key)
       if (call.handled) return null
-      if (isJSONRPCErrorResponse(message)) return { call, error: message.error.message }
-      const content = (message.result as { content?: Array<{ type?: string; text?: string }> }).content
+      if (kind === "error") return { call, error: (answer as JSONRPCErrorResponse).error.message }
+      const content = ((answer as JSONRPCResultResponse).result as { content?: Array<{ type?: string; text?: string }> }).content
       return { call, error: content?.find((c) => c.type === "text")?.text ?? "refused by the MCP server" }
     }
   }

@@ -6,11 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { Data, Effect, Exit, Runtime } from "effect"
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { requestBodyTooLargeMessage } from "@modelcontextprotocol/sdk/server/requestBody.js"
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
-import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js"
 import type { Agent } from "../../domain/agents/agent.js"
 import type { McpCore } from "./mcp-server.js"
+import { StreamableHttpSession, writeJson } from "./streamable-http.js"
 import type { Caller } from "./tool-context.js"
 
 export class McpHttpUnavailable extends Data.TaggedError("McpHttpUnavailable")<{ readonly address: string; readonly problem: string }> {
@@ -30,7 +28,7 @@ export interface HttpOptions {
 
 interface Session {
   readonly agent: Agent
-  readonly transport: StreamableHTTPServerTransport
+  readonly transport: StreamableHttpSession
   server: McpServer | null
   lastSeen: number
 }
@@ -38,48 +36,7 @@ interface Session {
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
-const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-  if (res.headersSent) return
-  res.writeHead(status, { "content-type": "application/json", ...headers })
-  res.end(JSON.stringify(body))
-}
-
 const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", error: { code, message }, id: null })
-
-/**
- * A POST the SDK would parse (it accepts both JSON and SSE answers and carries JSON), read here as a
- * Buffer: the SDK's own path goes through a Web Request stream, ~0.2 ms more per call. The SDK gets
- * the parsed message (`parsedBody`) and checks it as before; the refusals below are its own, same
- * status, code and message. Anything else is left to the SDK.
- */
-const readJsonBody = (req: IncomingMessage): Promise<{ readonly body: unknown } | { readonly status: number; readonly code: number; readonly message: string } | null> => {
-  const accept = req.headers.accept ?? ""
-  if (req.method !== "POST" || !accept.includes("application/json") || !accept.includes("text/event-stream") || !isJsonContentType(req.headers["content-type"] ?? null)) return Promise.resolve(null)
-  const tooLarge = { status: 413, code: -32000, message: requestBodyTooLargeMessage(MAX_BODY_BYTES) }
-  if (Number(req.headers["content-length"]) > MAX_BODY_BYTES) return Promise.resolve(tooLarge)
-  return new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners("data")
-        req.resume()
-        return resolve(tooLarge)
-      }
-      chunks.push(chunk)
-    })
-    req.once("end", () => {
-      if (size > MAX_BODY_BYTES) return
-      try {
-        resolve({ body: JSON.parse(Buffer.concat(chunks).toString("utf8")) })
-      } catch {
-        resolve({ status: 400, code: -32700, message: "Parse error: Invalid JSON" })
-      }
-    })
-    req.once("error", reject)
-  })
-}
 
 const bearerOf = (header: string | undefined): string | undefined => {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")
@@ -106,14 +63,14 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
 
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? "/").split("?")[0]
-      if (path !== "/mcp") return sendJson(res, 404, { error: "not found: the MCP endpoint is /mcp" })
-      if (!hostAllowed(req.headers.host)) return sendJson(res, 403, rpcError(-32000, `host '${req.headers.host ?? ""}' is not served here`))
+      if (path !== "/mcp") return writeJson(res, 404, { error: "not found: the MCP endpoint is /mcp" })
+      if (!hostAllowed(req.headers.host)) return writeJson(res, 403, rpcError(-32000, `host '${req.headers.host ?? ""}' is not served here`))
       const remote = req.socket.remoteAddress ?? null
       const where = { transport: "http" as const, remote }
       const authenticated = await Runtime.runPromiseExit(runtime)(core.access.authenticate(bearerOf(req.headers.authorization), null, where))
       if (Exit.isFailure(authenticated)) {
         const message = authenticated.cause._tag === "Fail" ? authenticated.cause.error.message : "authentication failed"
-        return sendJson(res, 401, rpcError(-32001, `unauthorized: ${message}`), { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
+        return writeJson(res, 401, rpcError(-32001, `unauthorized: ${message}`), { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
       }
       const agent = authenticated.value
       const sessionId = req.headers["mcp-session-id"]
@@ -121,22 +78,18 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
         const session = sessions.get(sessionId)
         if (session !== undefined && session.agent.id !== agent.id)
           await Runtime.runPromise(runtime)(core.access.deny({ reason: "foreign-session", agentId: agent.id, message: "another agent's session" }, where, { authenticated: true }))
-        if (session === undefined || session.agent.id !== agent.id) return sendJson(res, 404, rpcError(-32001, "session not found"))
+        if (session === undefined || session.agent.id !== agent.id) return writeJson(res, 404, rpcError(-32001, "session not found"))
         session.lastSeen = Date.now()
-        const read = await readJsonBody(req)
-        if (read === null) return session.transport.handleRequest(req, res)
-        if ("status" in read) return sendJson(res, read.status, rpcError(read.code, read.message))
-        return session.transport.handleRequest(req, res, read.body)
+        return session.transport.handle(req, res)
       }
-      if (req.method !== "POST") return sendJson(res, 400, rpcError(-32000, "no mcp-session-id header: start with an initialize request"))
+      if (req.method !== "POST") return writeJson(res, 400, rpcError(-32000, "no mcp-session-id header: start with an initialize request"))
       if ([...sessions.values()].filter((s) => s.agent.id === agent.id).length >= maxPerAgent)
-        return sendJson(res, 429, rpcError(-32000, `agent '${agent.id}' has ${maxPerAgent} open sessions; close some (HTTP DELETE) first`))
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        enableJsonResponse: true,
-        maxRequestBodySize: MAX_BODY_BYTES,
-        onsessioninitialized: (id) => void sessions.set(id, session),
-        onsessionclosed: (id) => closeSession(id)
+        return writeJson(res, 429, rpcError(-32000, `agent '${agent.id}' has ${maxPerAgent} open sessions; close some (HTTP DELETE) first`))
+      const transport = new StreamableHttpSession({
+        sessionId: () => randomUUID(),
+        maxBodyBytes: MAX_BODY_BYTES,
+        onSessionStarted: (id) => void sessions.set(id, session),
+        onSessionEnded: (id) => closeSession(id)
       })
       const session: Session = { agent, transport, server: null, lastSeen: Date.now() }
       const caller: Caller = {
@@ -148,7 +101,7 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
         }
       }
       session.server = await core.connect(transport, caller)
-      await transport.handleRequest(req, res)
+      await transport.handle(req, res)
       if (transport.sessionId === undefined) await session.server.close()
     }
 
@@ -157,7 +110,7 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
         const s = createServer((req, res) => {
           handle(req, res).catch((e: unknown) => {
             options.log(`MCP HTTP request failed: ${e instanceof Error ? e.message : String(e)}`)
-            sendJson(res, 500, rpcError(-32603, "internal error"))
+            writeJson(res, 500, rpcError(-32603, "internal error"))
           })
         })
         s.once("error", (e) => resume(Effect.fail(new McpHttpUnavailable({ address: `${options.host}:${options.port}`, problem: e.message }))))
