@@ -88,11 +88,15 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
         }
       })
 
-    // Group commit: everything queued before the flush runs commits in one transaction.
+    // Group commit: everything queued before the flush runs commits in one transaction. Single appends
+    // wait a tick for company; `appendMany` (the ledger's writer, which has already gathered what
+    // waits into one call) commits at once, since waiting a tick would only delay it.
     let queue: Array<PendingAppend> = []
     const listeners = new Set<() => void>()
     const flush = () => {
       const batch = queue
+      // an `appendMany` may have committed what a single append's tick was waiting for
+      if (batch.length === 0) return
       queue = []
       const results: Array<Either.Either<AppendResult, WrongExpectedRevision | StoreError>> = []
       const deferred = batch.every((req) => req.deferred)
@@ -170,7 +174,6 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
             const results: Array<Either.Either<AppendResult, WrongExpectedRevision | StoreError>> = new Array(requests.length)
             let left = requests.length
             if (left === 0) return resume(Effect.succeed([]))
-            if (queue.length === 0) setImmediate(flush)
             requests.forEach((r, i) =>
               queue.push({
                 stream: r.stream,
@@ -183,6 +186,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
                 }
               })
             )
+            flush()
           })
 
     const decodeRows = (rows: ReadonlyArray<RecordRow>): Effect.Effect<Chunk.Chunk<StoredRecord>, StoreError> =>
