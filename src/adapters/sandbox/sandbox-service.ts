@@ -10,7 +10,7 @@ import { Clock, Effect, Either, Exit, Fiber, HashMap, Layer, Option, Ref, Stream
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { CommandRejected, hostStream } from "../../domain/events/command-rejected.js"
 import type { Actor, LedgerRecord } from "../../domain/ledger/record.js"
-import { isSandboxRejection, PolicyRefused, SandboxNotFound, type SandboxRejection } from "../../domain/sandbox/rejections.js"
+import { PolicyRefused, SandboxNotFound, type SandboxRejection } from "../../domain/sandbox/rejections.js"
 import type { EffectivePolicy } from "../../domain/policy/resolve.js"
 import { lookupPolicy } from "../enforcement/policy-lookup.js"
 import type { SandboxCommand } from "../../domain/sandbox/sandbox-commands.js"
@@ -32,6 +32,7 @@ import { blobsDir, makeBlobStore } from "../blobs/blob-store.js"
 import { Ledger, type AppendPart } from "../ledger/ledger.js"
 import { EventStore } from "../store/event-store.js"
 import { fromRunnerHandle, meansGone, sandboxDirs, sandboxSpec, toRunnerHandle } from "./mapping.js"
+import { reconcileSandboxes } from "./reconcile.js"
 import { noHooks, SandboxHooks } from "./sandbox-hooks.js"
 
 import {
@@ -356,46 +357,20 @@ export const make = (options: SandboxServiceOptions) =>
     )
 
     const reconcile = (actor: Actor = DAEMON) =>
-      Effect.gen(function* () {
-        const alive: Array<string> = []
-        const dead: Array<{ id: string; name: string; reason: string }> = []
-        const interrupted: Array<string> = []
-        const unknown: Array<{ id: string; reason: string }> = []
-        for (const view of yield* liveSandboxes) {
-          yield* serialized(view.id)(Effect.gen(function* () {
-            const ctx = commandContext(actor)
-            const { state } = yield* entryOf(view.id)
-            if (state.lifecycle === "requested" || state.lifecycle === "provisioning") {
-              yield* transact(view.id, (at) => ({ _tag: "RecordFailed", operation: "launch", reason: "the daemon stopped before the launch finished", at }), ctx)
-              interrupted.push(view.id)
-              return
-            }
-            if (state.lifecycle !== "running" && state.lifecycle !== "paused") return
-            const handle = handleOf(state)
-            let reason: string
-            if (handle === null) reason = "the ledger holds no usable runner handle"
-            else {
-              const status = yield* Effect.either(runner.status(handle))
-              if (Either.isLeft(status)) {
-                if (!meansGone(status.left)) {
-                  unknown.push({ id: view.id, reason: status.left.message })
-                  return
-                }
-                reason = status.left.message
-              } else if (status.right.state === "running" || status.right.state === "paused") {
-                alive.push(view.id)
-                yield* hooks.running(yield* viewById(view.id), handle, { restarted: true })
-                return
-              } else reason = `the ${runner.kind} runner reports it ${status.right.state} (the ledger had it ${state.lifecycle})`
-            }
-            yield* transact(view.id, (at) => ({ _tag: "MarkDead", reason, at }), ctx)
-            yield* hooks.ended(view.id, reason)
-            dead.push({ id: view.id, name: view.name, reason })
-            // A refusal here (the sandbox moved on meanwhile) is already recorded; nothing more to do.
-          }).pipe(Effect.catchIf(isSandboxRejection, () => Effect.void)))
-        }
-        return { alive, dead, interrupted, unknown } satisfies ReconcileReport
-      })
+      reconcileSandboxes(
+        {
+          runner,
+          hooks,
+          live: liveSandboxes,
+          serialized,
+          stateOf: (sandboxId) => Effect.map(entryOf(sandboxId), (entry) => entry.state),
+          viewOf: viewById,
+          handleOf,
+          // each command its own correlation, as when it was one step of the loop here
+          record: (sandboxId, command, by) => transact(sandboxId, command, commandContext(by))
+        },
+        actor
+      )
 
     const stopAll = (reason: string, actor: Actor = DAEMON) =>
       Effect.gen(function* () {
