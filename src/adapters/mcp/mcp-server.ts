@@ -74,7 +74,8 @@ export const makeMcpCore = (options: McpCoreOptions) =>
           options.log(`tool ${call.tool} died: ${Cause.pretty(exit.cause).split("\n").slice(0, 8).join("\n")}`)
         }
       }
-      const recorded = await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, outcome, error))
+      // A tool that wrote the call's ToolCalled with its own last records (`call.recorded`) is done.
+      const recorded = call.recorded ? Exit.void : await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, outcome, error))
       if (Exit.isFailure(recorded)) {
         options.log(`could not record a ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
         return { ok: false as const, error: `the call ran but could not be recorded in the ledger; nothing more is done until it can be` }
