@@ -134,6 +134,10 @@ export class StreamableHttpSession implements Transport {
       if (refusal !== null) return refuse(res, refusal)
     }
     const ids = messages.flatMap((m) => (m.kind === "request" ? [(m.message as { id: RequestId }).id] : []))
+    // An answer is matched to its request by id: two requests under one id could not both be answered.
+    const taken = ids.find((id, i) => this.pending.has(id) || ids.indexOf(id) !== i)
+    if (taken !== undefined)
+      return refuse(res, { status: 400, code: -32600, message: `Invalid Request: request id ${JSON.stringify(taken)} is already in use by a request not yet answered` })
     if (ids.length === 0) {
       for (const m of messages) this.onmessage?.(m.message)
       res.writeHead(202).end()

@@ -33,6 +33,10 @@ beforeAll(async () => {
     })
     const server = new McpServer({ name: "t", version: "1" }, { capabilities: { tools: { listChanged: true } } })
     server.registerTool("echo", { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: "text", text }] }))
+    server.registerTool("wait", { inputSchema: { ms: z.number() } }, async ({ ms }) => {
+      await new Promise((r) => setTimeout(r, ms))
+      return { content: [{ type: "text", text: "waited" }] }
+    })
     await server.connect(transport)
     await transport.handle(req, res)
   })
@@ -67,7 +71,7 @@ describe("StreamableHttpSession", () => {
     let changed = false
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (changed = true))
     await client.connect(transport)
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo"])
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["echo", "wait"])
     expect(await client.callTool({ name: "echo", arguments: { text: "hi" } })).toMatchObject({ content: [{ type: "text", text: "hi" }] })
     // the client opens its GET stream after `initialized`, in the background: until it is there, the
     // server has nowhere to say anything, so it says it again
@@ -130,6 +134,31 @@ describe("StreamableHttpSession", () => {
     // the session still serves after all of that
     const listed = await post({ jsonrpc: "2.0", id: 6, method: "tools/list" }, headers)
     expect(listed.status).toBe(200)
+  })
+
+  it("refuses two requests under one id, in one batch, instead of leaving the client without an answer", async () => {
+    const { headers } = await open()
+    const twice = await post(
+      [
+        { jsonrpc: "2.0", id: 7, method: "tools/list" },
+        { jsonrpc: "2.0", id: 7, method: "tools/list" }
+      ],
+      headers
+    )
+    expect([twice.status, (await errorOf(twice)).message]).toEqual([400, "Invalid Request: request id 7 is already in use by a request not yet answered"])
+    const once = await post({ jsonrpc: "2.0", id: 7, method: "tools/list" }, headers)
+    expect(once.status).toBe(200)
+  })
+
+  it("refuses a request under the id of one still running, and answers the running one", async () => {
+    const { headers } = await open()
+    const running = post({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "wait", arguments: { ms: 300 } } }, headers)
+    await new Promise((r) => setTimeout(r, 100))
+    const clash = await post({ jsonrpc: "2.0", id: 8, method: "tools/list" }, headers)
+    expect(clash.status).toBe(400)
+    const answered = await running
+    expect(answered.status).toBe(200)
+    expect(await answered.json()).toMatchObject({ id: 8, result: { content: [{ text: "waited" }] } })
   })
 
   it("refuses an initialize batched with another message, and a first message that is not initialize", async () => {
