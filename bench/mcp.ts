@@ -4,16 +4,10 @@
 // `CommandExecuted.runnerMs`, read from the ledger afterwards), then calls/s from 20 concurrent clients
 // with the number of failed calls. Every call is recorded in the ledger, so the figures include that.
 // Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20] [--from-source]
-import { spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import Database from "better-sqlite3"
-import { Either } from "effect"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { hashToken, newToken, updateRegistry } from "../src/adapters/agents/agent-registry.js"
-import { register } from "../src/domain/agents/agent.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { call, ensureBuilt, quantile, startDaemon, timedCall } from "./_mcp-daemon.js"
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -22,63 +16,20 @@ const arg = (name: string, fallback: number) => {
 const CALLS = arg("calls", 400)
 const SECONDS = arg("seconds", 5)
 const CLIENTS = arg("clients", 20)
-const quantile = (xs: ReadonlyArray<number>, q: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return +(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0).toFixed(2)
-}
 const root = resolve(import.meta.dirname, "..")
 // The daemon as installed runs the compiled CLI (bin/hydravisor.js → dist/, built by `npm ci`);
 // `--from-source` runs src/main.ts under tsx instead (heavier: its loader thread and caches).
 const fromSource = process.argv.includes("--from-source")
-const entry = fromSource ? join(root, "src/main.ts") : join(root, "bin/hydravisor.js")
-/** Newest modification time under `dir` (0 when it does not exist). */
-const newest = (dir: string): number =>
-  !existsSync(dir) ? 0 : readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0)
-if (!fromSource && newest(join(root, "dist/src")) < newest(join(root, "src"))) {
-  process.stderr.write("bench: dist/ is older than src/, building it first (npm run build)\n")
-  const built = spawnSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
-  if (built.status !== 0) throw new Error("npm run build failed; run it and look at its errors")
-}
-
-const dir = mkdtempSync(join(tmpdir(), "hv-bench-mcp-"))
-const env = { ...process.env, HYDRAVISOR_DATA_DIR: join(dir, "data"), HYDRAVISOR_RUNTIME_DIR: join(dir, "run"), HYDRAVISOR_CONFIG: join(dir, "config.yaml") }
-const token = newToken()
-const registered = updateRegistry(env.HYDRAVISOR_DATA_DIR, (r) =>
-  register(r, { id: "bench", tokenSha256: hashToken(token), policy: null, createdAt: new Date().toISOString(), createdBy: "bench", expiresAt: null, revokedAt: null })
-)
-if (Either.isLeft(registered)) throw new Error(String(registered.left))
-
-const daemon = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry, "mcp", "--port", "0"], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] })
-const url = await new Promise<string>((done, fail) => {
-  let log = ""
-  daemon.stderr!.on("data", (c: Buffer) => {
-    log += c.toString()
-    const match = /MCP over streamable HTTP at (\S+)/.exec(log)
-    if (match) done(match[1]!)
-  })
-  daemon.once("exit", (code) => fail(new Error(`the daemon exited (${code}): ${log}`)))
-})
-
-const connect = async () => {
-  const client = new Client({ name: "bench", version: "1" })
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }))
-  return client
-}
-
-const call = async (client: Client, name: string, args: Record<string, unknown>) => {
-  const result = await client.callTool({ name, arguments: args })
-  if (result.isError === true) throw new Error(`${name}: ${JSON.stringify(result.content)}`)
-  return result.structuredContent as Record<string, any>
-}
+if (!fromSource) ensureBuilt(root)
+const daemon = await startDaemon(root, { fromSource })
 
 const timed = async (client: Client, name: string, args: Record<string, unknown>, n: number) => {
   const rtt: Array<number> = []
   const runner: Array<number> = []
   for (let i = 0; i < n; i++) {
-    const t = performance.now()
-    const out = await call(client, name, args)
-    rtt.push(performance.now() - t)
-    runner.push(typeof out["duration_ms"] === "number" ? out["duration_ms"] : 0)
+    const one = await timedCall(client, name, args)
+    rtt.push(one.rtt)
+    runner.push(one.runner)
   }
   return { rtt, runner, overhead: rtt.map((r, i) => r - runner[i]!) }
 }
@@ -111,7 +62,7 @@ let result: Record<string, any> = {}
 let timedExec: { rtt: Array<number>; runner: Array<number> } = { rtt: [], runner: [] }
 let benchEnvironment = ""
 try {
-  const client = await connect()
+  const client = await daemon.connect()
   const env0 = await call(client, "request_environment", { template: "python-dev", name: "bench-0" })
   benchEnvironment = env0.id
   await timed(client, "describe_environment", { environment: env0.id }, 50)
@@ -119,7 +70,7 @@ try {
   const describe = await timed(client, "describe_environment", { environment: env0.id }, CALLS)
   const exec = await timed(client, "exec", { environment: env0.id, argv: ["true"] }, Math.max(50, Math.floor(CALLS / 2)))
 
-  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => connect()))
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, () => daemon.connect()))
   const envs = await Promise.all(clients.map((c, i) => call(c, "request_environment", { template: "python-dev", name: `bench-load-${i}` })))
   const concurrentDescribe = await load(clients, (i) => envs[i]!.id, "describe_environment", (environment) => ({ environment }))
   const concurrentExec = await load(clients, (i) => envs[i]!.id, "exec", (environment) => ({ environment, argv: ["true"] }))
@@ -148,13 +99,12 @@ try {
   timedExec = exec
   for (const c of [client, ...clients]) await c.close()
 } finally {
-  daemon.kill("SIGTERM")
-  await new Promise((r) => daemon.once("exit", r))
+  await daemon.stop()
 }
 
 // Where an exec call's time goes, from the ledger: ToolCalled.durationMs is the tool's own run (the
 // sandbox service: its records, output blobs and the runner), the rest of the round trip is MCP's.
-const db = new Database(join(env.HYDRAVISOR_DATA_DIR, "ledger.db"), { readonly: true })
+const db = new Database(join(daemon.dataDir, "ledger.db"), { readonly: true })
 const bodies = (db.prepare("SELECT body FROM records ORDER BY pos").pluck().all() as Array<string>).map(
   (b) => JSON.parse(b) as { type: string; stream: string; data: { tool?: string; durationMs?: number; runnerMs?: number } }
 )
@@ -162,7 +112,7 @@ const execCalls = bodies.filter((r) => r.type === "ToolCalled" && r.data.tool ==
 // The runner's whole call (its preparation, the process, collecting the output), from CommandExecuted.
 const runnerCalls = bodies.filter((r) => r.type === "CommandExecuted" && r.stream === `sandbox-${benchEnvironment}`).slice(20, 20 + timedExec.rtt.length)
 db.close()
-rmSync(dir, { recursive: true, force: true })
+daemon.remove()
 const toolMs = execCalls.map((r) => r.data.durationMs ?? 0)
 result["exec_true"]["sandbox_service_p50_ms"] = quantile(toolMs.map((t, i) => t - (timedExec.runner[i] ?? 0)), 0.5)
 result["exec_true"]["mcp_layer_p50_ms"] = quantile(timedExec.rtt.map((r, i) => r - (toolMs[i] ?? 0)), 0.5)
