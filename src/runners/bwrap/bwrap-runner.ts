@@ -9,6 +9,7 @@ import * as path from "node:path"
 import {
   createExecCgroup,
   createSandboxCgroup,
+  freezeRequested,
   killAll,
   listPids,
   pidIsMember,
@@ -53,6 +54,7 @@ import {
   networkEnv,
   RESOLV_CONF,
   sandboxPlan,
+  sandboxState,
   sandboxUser
 } from "./mapping.js"
 import type { EtcPaths, SandboxUser } from "./mapping.js"
@@ -364,15 +366,13 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const events = yield* readEvents(cgroups.tracking)
         if (!events.exists) return { state: "gone", pids: [], memoryBytes: null, oomKills: 0, pidsLimitHits: 0 }
         const pids = listPids(cgroups)
-        const lifecycle = readLifecycle(state.spec.stateDir)
-        const current: SandboxStatus["state"] =
-          events.populated && events.frozen
-            ? "paused"
-            : handle.pid !== null && pids.includes(handle.pid)
-              ? "running"
-              : !events.populated && (lifecycle === "created" || lifecycle === "stopped")
-                ? "stopped"
-                : "gone"
+        const current = sandboxState({
+          populated: events.populated,
+          frozen: events.frozen,
+          freezeRequested: events.populated && !events.frozen && freezeRequested(cgroups.tracking),
+          initAlive: handle.pid !== null && pids.includes(handle.pid),
+          lifecycle: readLifecycle(state.spec.stateDir)
+        })
         return { state: current, pids, ...readCounters(cgroups) }
       })
 

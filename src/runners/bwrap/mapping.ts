@@ -4,7 +4,7 @@
 import { Either } from "effect"
 import * as path from "node:path"
 import { InvalidExecRequest, InvalidSandboxSpec } from "../errors.js"
-import type { ExecRequest, SandboxNetwork, SandboxSpec } from "../runner.js"
+import type { ExecRequest, SandboxNetwork, SandboxSpec, SandboxState } from "../runner.js"
 
 export const WORKSPACE = "/workspace"
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -406,3 +406,30 @@ export const execCommand = (
     ...Object.entries(env).map(([key, value]) => `${key}=${value}`),
     ...request.argv
   ])
+
+/** What the runner knows of a sandbox when asked for its status. */
+export interface ObservedSandbox {
+  /** Some process lives in the sandbox's cgroup tree. */
+  readonly populated: boolean
+  /** The kernel reports the whole tree frozen (cgroup.events). */
+  readonly frozen: boolean
+  /** The runner asked for it to be frozen (cgroup.freeze). */
+  readonly freezeRequested: boolean
+  /** The sandbox's first process is still in its cgroup. */
+  readonly initAlive: boolean
+  /** The state file's last word: created, started or stopped (null: none). */
+  readonly lifecycle: "created" | "started" | "stopped" | null
+}
+
+/**
+ * The state a status reports. Paused is what the runner asked for: the kernel's own `frozen` flag
+ * falls back to 0 for a moment whenever a task forked just before the freeze joins the frozen tree.
+ */
+export const sandboxState = (o: ObservedSandbox): SandboxState =>
+  o.populated && (o.frozen || o.freezeRequested)
+    ? "paused"
+    : o.initAlive
+      ? "running"
+      : !o.populated && (o.lifecycle === "created" || o.lifecycle === "stopped")
+        ? "stopped"
+        : "gone"

@@ -105,6 +105,15 @@ export interface CgroupEvents {
   readonly frozen: boolean
 }
 
+/** Whether the cgroup was asked to freeze (`cgroup.freeze` is 1): its processes are frozen or being frozen. */
+export const freezeRequested = (dir: string): boolean => {
+  try {
+    return fs.readFileSync(path.join(dir, "cgroup.freeze"), "utf8").trim() === "1"
+  } catch {
+    return false
+  }
+}
+
 export const readEvents = (dir: string): Effect.Effect<CgroupEvents, CgroupFailure> =>
   Effect.try({
     try: () => {

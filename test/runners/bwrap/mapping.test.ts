@@ -20,6 +20,7 @@ import {
   renderBwrapOptions,
   resolveCwd,
   sandboxPlan,
+  sandboxState,
   sandboxUser
 } from "../../../src/runners/bwrap/mapping.js"
 import { launcherArgs } from "../../../src/runners/bwrap/launcher.js"
@@ -261,5 +262,21 @@ describe("launcher", () => {
     const limits = "echo $(ulimit -Sn) $(ulimit -Hn)"
     expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { fileHandles: 100 }), { encoding: "utf8" })).toBe("100 100\n")
     expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { gated: false }), { encoding: "utf8" })).toBe(execFileSync("/bin/sh", ["-c", limits], { encoding: "utf8" }))
+  })
+})
+
+describe("sandboxState", () => {
+  const observed = { populated: true, frozen: false, freezeRequested: false, initAlive: true, lifecycle: "started" as const }
+  it("is paused while a freeze is asked for, even when the kernel's frozen flag dips as a late fork joins", () => {
+    expect(sandboxState({ ...observed, frozen: true, freezeRequested: true })).toBe("paused")
+    expect(sandboxState({ ...observed, frozen: false, freezeRequested: true })).toBe("paused")
+  })
+  it("is running, stopped or gone as its processes and state file say", () => {
+    expect(sandboxState(observed)).toBe("running")
+    expect(sandboxState({ ...observed, populated: false, initAlive: false, lifecycle: "stopped" })).toBe("stopped")
+    expect(sandboxState({ ...observed, populated: false, initAlive: false, lifecycle: "created" })).toBe("stopped")
+    expect(sandboxState({ ...observed, populated: false, initAlive: false })).toBe("gone")
+    expect(sandboxState({ ...observed, initAlive: false })).toBe("gone")
+    expect(sandboxState({ ...observed, populated: false, initAlive: false, freezeRequested: true, lifecycle: "stopped" })).toBe("stopped")
   })
 })
