@@ -81,7 +81,9 @@ describe("process monitor coverage", () => {
         expect(events[1]).toMatchObject({ type: "MonitorGap", data: { lost: null, to: null } })
         const [slept] = startsWith(events, ["/bin/sleep", "1"])
         expect(slept?.data).toMatchObject({ cwd: "/workspace", sandboxId: sandbox!.handle.id })
-        const exit = ofType(events, "ProcessExited").find((e) => e.data["pid"] === slept?.data["pid"])
+        // the exit after sleep's start: a poll that caught the pid still running setpriv or env (the
+        // launcher's steps before sleep) ended that program when the pid's argv changed
+        const exit = events.slice(events.indexOf(slept!)).find((e) => e.type === "ProcessExited" && e.data["pid"] === slept?.data["pid"])
         expect(exit?.data).toMatchObject({ exitCode: null, signal: null })
         expect(exit?.data["durationMs"]).toBeGreaterThan(500)
         expect(events[events.length - 1]!.type).toBe("MonitorStopped")
