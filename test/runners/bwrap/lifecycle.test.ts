@@ -194,29 +194,18 @@ describe("bwrap runner lifecycle", () => {
     })
   )
 
-  it.scopedLive("launch-to-ready and exec round trip stay within their budgets (p50 ≤ 50 ms, ≤ 15 ms)", () =>
+  // Speed is measured by bench/sandbox.ts, not here; this holds the runner to many launches and execs in a row.
+  it.scopedLive("launches and destroys 7 sandboxes in a row, then runs 30 execs in one, every one as asked", () =>
     Effect.gen(function* () {
       const runner = yield* testRunner
       const dir = yield* dataDir
-      const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Infinity
-      const launches: Array<number> = []
       for (let i = 0; i < 7; i++) {
-        const began = performance.now()
         const handle = yield* runner.start(yield* runner.create(specIn(dir, uniqueId("speed"))))
-        launches.push(performance.now() - began)
+        expect((yield* runner.status(handle)).state).toBe("running")
         yield* runner.destroy(handle)
       }
       const sandbox = yield* launchSandbox(runner, dir, "speed")
-      const execs: Array<number> = []
-      for (let i = 0; i < 30; i++) {
-        const began = performance.now()
-        yield* sandbox.run(["true"])
-        execs.push(performance.now() - began)
-      }
-      console.log(`bwrap launch-to-ready p50 ${median(launches).toFixed(1)} ms; exec round trip p50 ${median(execs).toFixed(1)} ms`)
-      // generous bounds: this runs beside other test files on two cores; the bench measures the real targets
-      expect(median(launches)).toBeLessThan(150)
-      expect(median(execs)).toBeLessThan(60)
+      for (let i = 0; i < 30; i++) expect(out(yield* sandbox.run(["echo", String(i)]))).toBe(`${i}\n`)
     })
   )
 })

@@ -19,7 +19,7 @@ import type { ContainerMessage } from "../../../src/runners/containerd/mapping.j
 import { sessionOfStat } from "../../../src/runners/containerd/session.js"
 import { followTaskEvents } from "../../../src/runners/containerd/task-events.js"
 import type { Runner, SandboxSpec } from "../../../src/runners/runner.js"
-import { median, startContainerd, TEST_CONTAINERD, testImage } from "./fixture.js"
+import { startContainerd, TEST_CONTAINERD, testImage } from "./fixture.js"
 
 let rootfs = ""
 beforeAll(async () => {
@@ -258,28 +258,18 @@ describe("containerd runner", () => {
     })
   )
 
-  it.scopedLive("launch-to-ready and exec round trip, p50 over 30 runs", () =>
+  // Speed is measured by bench/sandbox.ts, not here; this holds the runner to many launches and execs in a row.
+  it.scopedLive("launches and destroys 30 sandboxes in a row, then runs 30 execs in one, every one as asked", () =>
     Effect.gen(function* () {
       const runner = yield* testRunner
       const dir = yield* dataDir
-      const launches: Array<number> = []
       for (let i = 0; i < 30; i++) {
-        const began = performance.now()
         const handle = yield* runner.start(yield* runner.create(specIn(dir, "speed")))
-        launches.push(performance.now() - began)
+        expect((yield* runner.status(handle)).state).toBe("running")
         yield* runner.destroy(handle)
       }
       const handle = yield* startSandbox(runner, specIn(dir, "speed"))
-      const execs: Array<number> = []
-      for (let i = 0; i < 30; i++) {
-        const began = performance.now()
-        yield* runner.exec(handle, { argv: ["true"] })
-        execs.push(performance.now() - began)
-      }
-      console.log(`containerd launch-to-ready (create + start) p50 ${median(launches).toFixed(1)} ms; exec round trip p50 ${median(execs).toFixed(1)} ms`)
-      // generous bounds: this runs beside other test files on two cores; docs/containerd.md has the measurements
-      expect(median(launches)).toBeLessThan(1_000)
-      expect(median(execs)).toBeLessThan(200)
+      for (let i = 0; i < 30; i++) expect(text((yield* runner.exec(handle, { argv: ["echo", String(i)] })).stdout)).toBe(`${i}\n`)
     })
   )
 })

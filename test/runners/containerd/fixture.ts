@@ -37,4 +37,3 @@ export const testImage = (): Promise<Image> =>
     })
   )
 
-export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.POSITIVE_INFINITY

@@ -30,11 +30,10 @@ describe("image store", () => {
     expect(image.recipe).toMatchObject({ suite: "bookworm", variant: "minbase", packages: [] })
     for (const needed of IMAGE_REQUIREMENTS) expect(fs.existsSync(path.join(image.rootfs, needed)), needed).toBe(true)
     console.log(`test image: ${(image.sizeBytes / 1e6).toFixed(0)} MB, first build took ${(image.buildMs / 1000).toFixed(1)} s`)
-    const began = performance.now()
+    // found, not built again: no build step reports progress
     const progress = collect()
     const again = await Effect.runPromise(buildImage(TEST_DATA_DIR, image.recipe, progress))
     expect(again).toEqual(image)
-    expect(performance.now() - began).toBeLessThan(1_000)
     expect(progress.lines).toEqual([])
     const listed = await Effect.runPromise(listImages(TEST_DATA_DIR))
     expect(listed.map((i: Image) => i.hash)).toContain(image.hash)
