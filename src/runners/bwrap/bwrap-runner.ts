@@ -369,7 +369,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         const current = sandboxState({
           populated: events.populated,
           frozen: events.frozen,
-          freezeRequested: events.populated && !events.frozen && freezeRequested(cgroups.tracking),
+          freezeRequested: freezeRequested(cgroups.tracking),
           initAlive: handle.pid !== null && pids.includes(handle.pid),
           lifecycle: readLifecycle(state.spec.stateDir)
         })

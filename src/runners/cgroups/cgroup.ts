@@ -106,13 +106,7 @@ export interface CgroupEvents {
 }
 
 /** Whether the cgroup was asked to freeze (`cgroup.freeze` is 1): its processes are frozen or being frozen. */
-export const freezeRequested = (dir: string): boolean => {
-  try {
-    return fs.readFileSync(path.join(dir, "cgroup.freeze"), "utf8").trim() === "1"
-  } catch {
-    return false
-  }
-}
+export const freezeRequested = (dir: string): boolean => readOr(path.join(dir, "cgroup.freeze"), "0").trim() === "1"
 
 export const readEvents = (dir: string): Effect.Effect<CgroupEvents, CgroupFailure> =>
   Effect.try({
