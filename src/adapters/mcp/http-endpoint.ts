@@ -8,7 +8,7 @@ import { Data, Effect, Exit, Runtime } from "effect"
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { Agent } from "../../domain/agents/agent.js"
 import type { McpCore } from "./mcp-server.js"
-import { StreamableHttpSession, writeJson } from "./streamable-http.js"
+import { refuse, StreamableHttpSession, writeJson } from "./streamable-http.js"
 import type { Caller } from "./tool-context.js"
 
 export class McpHttpUnavailable extends Data.TaggedError("McpHttpUnavailable")<{ readonly address: string; readonly problem: string }> {
@@ -36,8 +36,6 @@ interface Session {
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 
-const rpcError = (code: number, message: string) => ({ jsonrpc: "2.0", error: { code, message }, id: null })
-
 const bearerOf = (header: string | undefined): string | undefined => {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")
   return match?.[1]
@@ -64,13 +62,13 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const path = (req.url ?? "/").split("?")[0]
       if (path !== "/mcp") return writeJson(res, 404, { error: "not found: the MCP endpoint is /mcp" })
-      if (!hostAllowed(req.headers.host)) return writeJson(res, 403, rpcError(-32000, `host '${req.headers.host ?? ""}' is not served here`))
+      if (!hostAllowed(req.headers.host)) return refuse(res, { status: 403, code: -32000, message: `host '${req.headers.host ?? ""}' is not served here` })
       const remote = req.socket.remoteAddress ?? null
       const where = { transport: "http" as const, remote }
       const authenticated = await Runtime.runPromiseExit(runtime)(core.access.authenticate(bearerOf(req.headers.authorization), null, where))
       if (Exit.isFailure(authenticated)) {
         const message = authenticated.cause._tag === "Fail" ? authenticated.cause.error.message : "authentication failed"
-        return writeJson(res, 401, rpcError(-32001, `unauthorized: ${message}`), { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
+        return refuse(res, { status: 401, code: -32001, message: `unauthorized: ${message}` }, { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
       }
       const agent = authenticated.value
       const sessionId = req.headers["mcp-session-id"]
@@ -78,13 +76,13 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
         const session = sessions.get(sessionId)
         if (session !== undefined && session.agent.id !== agent.id)
           await Runtime.runPromise(runtime)(core.access.deny({ reason: "foreign-session", agentId: agent.id, message: "another agent's session" }, where, { authenticated: true }))
-        if (session === undefined || session.agent.id !== agent.id) return writeJson(res, 404, rpcError(-32001, "session not found"))
+        if (session === undefined || session.agent.id !== agent.id) return refuse(res, { status: 404, code: -32001, message: "session not found" })
         session.lastSeen = Date.now()
         return session.transport.handle(req, res)
       }
-      if (req.method !== "POST") return writeJson(res, 400, rpcError(-32000, "no mcp-session-id header: start with an initialize request"))
+      if (req.method !== "POST") return refuse(res, { status: 400, code: -32000, message: "no mcp-session-id header: start with an initialize request" })
       if ([...sessions.values()].filter((s) => s.agent.id === agent.id).length >= maxPerAgent)
-        return writeJson(res, 429, rpcError(-32000, `agent '${agent.id}' has ${maxPerAgent} open sessions; close some (HTTP DELETE) first`))
+        return refuse(res, { status: 429, code: -32000, message: `agent '${agent.id}' has ${maxPerAgent} open sessions; close some (HTTP DELETE) first` })
       const transport = new StreamableHttpSession({
         sessionId: () => randomUUID(),
         maxBodyBytes: MAX_BODY_BYTES,
@@ -110,7 +108,7 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
         const s = createServer((req, res) => {
           handle(req, res).catch((e: unknown) => {
             options.log(`MCP HTTP request failed: ${e instanceof Error ? e.message : String(e)}`)
-            writeJson(res, 500, rpcError(-32603, "internal error"))
+            refuse(res, { status: 500, code: -32603, message: "internal error" })
           })
         })
         s.once("error", (e) => resume(Effect.fail(new McpHttpUnavailable({ address: `${options.host}:${options.port}`, problem: e.message }))))

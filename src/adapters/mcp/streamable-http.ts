@@ -34,7 +34,8 @@ export const writeJson = (res: ServerResponse, status: number, body: unknown, he
   res.end(JSON.stringify(body))
 }
 
-const refuse = (res: ServerResponse, refusal: Refusal, headers: Record<string, string> = {}) =>
+/** A JSON-RPC error answer with no id (the request was refused before any method ran). */
+export const refuse = (res: ServerResponse, refusal: Refusal, headers: Record<string, string> = {}) =>
   writeJson(res, refusal.status, { jsonrpc: "2.0", error: { code: refusal.code, message: refusal.message, ...(refusal.data !== undefined ? { data: refusal.data } : {}) }, id: null }, headers)
 
 /** The body of a JSON POST, parsed; a refusal when it is too large or not JSON. */
