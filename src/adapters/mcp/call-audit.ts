@@ -1,7 +1,8 @@
 // Every tools/call and resources/read becomes one ToolCalled record, answered only once it is in the
-// ledger. Calls our handlers run record themselves; calls the SDK refuses before any handler runs
-// (arguments that do not match the schema, an unknown tool) are caught here, in a wrapper around the
-// transport that sees each request arrive and its answer leave.
+// ledger. Calls our handlers take (claim) record themselves, refused arguments and unknown tools
+// included; requests the SDK refuses before any handler runs (params that are not a tools/call's
+// shape, a resource that is not ours) are caught here, in a wrapper around the transport that sees
+// each request arrive and its answer leave.
 import { randomUUID } from "node:crypto"
 import { createHash } from "node:crypto"
 import { Effect } from "effect"

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Data, Effect, Exit, Runtime } from "effect"
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { Server as McpProtocolServer } from "@modelcontextprotocol/sdk/server/index.js"
 import type { Agent } from "../../domain/agents/agent.js"
 import type { McpCore } from "./mcp-server.js"
 import { refuse, StreamableHttpSession, writeJson } from "./streamable-http.js"
@@ -29,7 +29,7 @@ export interface HttpOptions {
 interface Session {
   readonly agent: Agent
   readonly transport: StreamableHttpSession
-  server: McpServer | null
+  server: McpProtocolServer | null
   lastSeen: number
 }
 

@@ -1,11 +1,23 @@
-// The MCP server one agent talks to: an McpServer per connection, bound to the agent its token
+// The MCP server one agent talks to: an SDK protocol Server per connection, bound to the agent its token
 // proved, with every tool and the audit-trail resource. A call runs as an Effect in the daemon's
 // runtime under its own correlation id and ends with its ToolCalled record; failures become tool
 // errors (`isError: true`) with one clear line, never a crash.
-import { Cause, Effect, Exit, Runtime } from "effect"
-import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { Cause, Effect, Either, Exit, Runtime } from "effect"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import type { CallToolResult, ReadResourceResult, RequestId } from "@modelcontextprotocol/sdk/types.js"
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+  type ReadResourceResult,
+  type RequestId
+} from "@modelcontextprotocol/sdk/types.js"
 import type { ToolOutcome } from "../../domain/events/agent-events.js"
 import type { Config } from "../../domain/config/config.js"
 import type { AdHocAgent } from "../agents/agent-registry.js"
@@ -17,7 +29,8 @@ import { ledgerTools } from "./ledger-tools.js"
 import { declaredModel } from "./policy-gate.js"
 import { ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
 import { toolDeps } from "./tool-deps.js"
-import { tools, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
+import { decodeToolInput, toolList } from "./tool-catalog.js"
+import { isToolName, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
 import { workspaceTools } from "./workspace-tools.js"
 
 export const SERVER_INFO = { name: "hydravisor", version: "0.1.0" }
@@ -26,8 +39,13 @@ const INSTRUCTIONS =
   "Hydravisor gives you isolated sandboxes (environments). request_environment launches one; exec, read_file, write_file and list_files work in it; " +
   "snapshot/rollback save and restore its workspace; release_environment destroys it. Every call you make is recorded in a signed ledger."
 
-const READ_ONLY = new Set<ToolName>(["list_environments", "describe_environment", "read_file", "list_files", "get_audit_trail", "environment_diff", "environment_log"])
-const DESTRUCTIVE = new Set<ToolName>(["release_environment", "rollback", "write_file"])
+const NOT_RECORDED = "the call ran but could not be recorded in the ledger; nothing more is done until it can be"
+const AUDIT_TEMPLATE = new UriTemplate("hydravisor://environments/{id}/audit")
+const AUDIT_RESOURCE = {
+  title: "Audit trail of an environment",
+  description: "The ledger events of one of your environments, as get_audit_trail returns them.",
+  mimeType: "application/json"
+}
 
 type Handlers = { readonly [K in ToolName]: (input: ToolInput<K>, ctx: ToolContext) => Effect.Effect<ToolOutput<K>, ToolError> }
 
@@ -41,7 +59,7 @@ export interface McpCoreOptions {
 export interface McpCore {
   readonly access: Access
   /** Serves one authenticated connection until it closes. */
-  readonly connect: (transport: Transport, caller: Caller) => Promise<McpServer>
+  readonly connect: (transport: Transport, caller: Caller) => Promise<Server>
 }
 
 const errorResult = (message: string): CallToolResult => ({ content: [{ type: "text", text: message }], isError: true })
@@ -78,54 +96,57 @@ export const makeMcpCore = (options: McpCoreOptions) =>
       const recorded = call.recorded ? Exit.void : await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, outcome, error))
       if (Exit.isFailure(recorded)) {
         options.log(`could not record a ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
-        return { ok: false as const, error: `the call ran but could not be recorded in the ledger; nothing more is done until it can be` }
+        return { ok: false as const, error: NOT_RECORDED }
       }
       return Exit.isSuccess(exit) ? { ok: true as const, value: exit.value } : { ok: false as const, error: error ?? "failed" }
     }
 
     const connect = async (transport: Transport, caller: Caller) => {
       const book = makeCallBook()
-      const server = new McpServer(SERVER_INFO, { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS })
+      const server = new Server(SERVER_INFO, { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS })
       const claim = (id: RequestId, tool: string, args: unknown) => book.claim(id, { tool, arguments: args })
-      const model = () => declaredModel(server.server.getClientCapabilities())
-
-      for (const name of Object.keys(tools) as Array<ToolName>) {
-        const def = tools[name]
-        const handler = handlers[name] as (input: unknown, ctx: ToolContext) => Effect.Effect<unknown, ToolError>
-        server.registerTool(
-          name,
-          {
-            title: def.title,
-            description: def.description,
-            inputSchema: def.input,
-            outputSchema: def.output,
-            annotations: { readOnlyHint: READ_ONLY.has(name), destructiveHint: DESTRUCTIVE.has(name), openWorldHint: false }
-          },
-          async (args: unknown, extra: { requestId: RequestId }): Promise<CallToolResult> => {
-            const result = await runCall(caller, claim(extra.requestId, name, args), model(), (ctx) => handler(args, ctx))
-            if (!result.ok) return errorResult(result.error)
-            return { content: [{ type: "text", text: JSON.stringify(result.value) }], structuredContent: result.value as Record<string, unknown> }
-          }
-        )
+      const model = () => declaredModel(server.getClientCapabilities())
+      /** A call refused before any tool ran (unknown tool, arguments that do not decode): recorded, then answered. */
+      const invalid = async (call: CallState, error: string): Promise<CallToolResult> => {
+        const recorded = await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, "invalid", error))
+        if (Exit.isFailure(recorded)) {
+          options.log(`could not record a refused ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
+          return errorResult(NOT_RECORDED)
+        }
+        return errorResult(error)
       }
 
-      server.registerResource(
-        "environment-audit",
-        new ResourceTemplate("hydravisor://environments/{id}/audit", {
-          list: async () => {
-            const views = await Runtime.runPromise(runtime)(ownEnvironments(deps.service, caller.agent.id, false))
-            return { resources: views.map((v) => ({ uri: `hydravisor://environments/${v.id}/audit`, name: `audit trail of ${v.name}`, mimeType: "application/json" })) }
-          }
-        }),
-        { title: "Audit trail of an environment", description: "The ledger events of one of your environments, as get_audit_trail returns them.", mimeType: "application/json" },
-        async (uri, variables, extra): Promise<ReadResourceResult> => {
-          const ref = String(variables["id"] ?? "")
-          const call = claim(extra.requestId, "resources/read", { uri: uri.href })
-          const result = await runCall(caller, call, model(), (ctx) => ledgerSide.auditResource(ref, ctx))
-          if (!result.ok) throw new Error(result.error)
-          return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(result.value) }] }
-        }
-      )
+      server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...toolList()] }))
+      server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+        const name = request.params.name
+        const call = claim(extra.requestId, name, request.params.arguments)
+        if (!isToolName(name)) return invalid(call, `Tool ${name} not found`)
+        const input = decodeToolInput(name, request.params.arguments)
+        if (Either.isLeft(input)) return invalid(call, input.left)
+        const handler = handlers[name] as (input: unknown, ctx: ToolContext) => Effect.Effect<unknown, ToolError>
+        const result = await runCall(caller, call, model(), (ctx) => handler(input.right, ctx))
+        if (!result.ok) return errorResult(result.error)
+        return { content: [{ type: "text", text: JSON.stringify(result.value) }], structuredContent: result.value as Record<string, unknown> }
+      })
+
+      server.setRequestHandler(ListResourcesRequestSchema, async () => {
+        const views = await Runtime.runPromise(runtime)(ownEnvironments(deps.service, caller.agent.id, false))
+        return { resources: views.map((v) => ({ ...AUDIT_RESOURCE, uri: `hydravisor://environments/${v.id}/audit`, name: `audit trail of ${v.name}` })) }
+      })
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({
+        resourceTemplates: [{ ...AUDIT_RESOURCE, name: "environment-audit", uriTemplate: AUDIT_TEMPLATE.toString() }]
+      }))
+      server.setRequestHandler(ReadResourceRequestSchema, async (request, extra): Promise<ReadResourceResult> => {
+        const uri = new URL(request.params.uri)
+        const variables = AUDIT_TEMPLATE.match(uri.toString())
+        // Not one of ours: answered with an error before anything ran (the call audit records it).
+        if (variables === null) throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`)
+        const ref = String(variables["id"] ?? "")
+        const call = claim(extra.requestId, "resources/read", { uri: uri.href })
+        const result = await runCall(caller, call, model(), (ctx) => ledgerSide.auditResource(ref, ctx))
+        if (!result.ok) throw new Error(result.error)
+        return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(result.value) }] }
+      })
 
       const refusal = (call: CallState, error: string) =>
         Runtime.runPromise(runtime)(

@@ -43,7 +43,7 @@ export interface CallState {
   readonly startedAt: number
   /** Set once the call resolved an environment of the caller's. */
   sandboxId: string | null
-  /** The SDK handed the call to our handler (otherwise it refused it itself, e.g. invalid arguments). */
+  /** The SDK handed the call to our handler (otherwise it refused it itself, e.g. params of the wrong shape). */
   handled: boolean
   /** Its ToolCalled is already in the ledger, appended by the tool together with its own last records. */
   recorded: boolean

@@ -116,7 +116,7 @@ describe("the MCP tools", () => {
     expect(await failure(alice, "read_file", { environment: "refusals", path: "a\u0000b" })).toContain("NUL byte")
     expect(await failure(alice, "write_file", { environment: "refusals", path: "/etc/x", content: "" })).toContain("absolute paths must be under /workspace")
     expect(await failure(alice, "read_file", { environment: "refusals", path: "missing.txt" })).toContain("no such file or directory")
-    expect(await failure(alice, "exec", { environment: "refusals", argv: ["true"], extra: 1 })).toContain("Unrecognized key")
+    expect(await failure(alice, "exec", { environment: "refusals", argv: ["true"], extra: 1 })).toContain("extra: is unexpected")
     expect(await failure(alice, "exec", { environment: "refusals", argv: [] })).toContain("Input validation error")
     expect(await failure(alice, "no_such_tool", {})).toContain("not found")
     await ok(alice, "exec", { environment: "refusals", argv: ["ln", "-s", "/etc/passwd", "pw"] })

@@ -79,6 +79,9 @@ export const startHost = async (agents: ReadonlyArray<AgentSpec>): Promise<TestH
     const capabilities = options.model === undefined ? {} : { experimental: { hydravisor: { model: options.model } } }
     const client = new Client({ name: `test-${agentId}`, version: "1" }, { capabilities })
     await client.connect(clientSide)
+    // Listing the tools makes the SDK client check every structured result against its tool's advertised
+    // output schema (ajv), so each test here also holds the outputs to what tools/list says.
+    await client.listTools()
     clients.push(client)
     return client
   }
