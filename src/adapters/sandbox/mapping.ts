@@ -6,6 +6,7 @@ import { Either, Schema } from "effect"
 import type { RunnerError } from "../../runners/errors.js"
 import { imagesDir, templateRecipe } from "../../runners/images/image-store.js"
 import { recipeHash } from "../../runners/images/recipe.js"
+import { decodeOncePerObject } from "../../runners/handle-state.js"
 import { SandboxHandle, type SandboxSpec } from "../../runners/runner.js"
 import type { RunnerHandle } from "../../domain/sandbox/sandbox-events.js"
 import type { Sandbox } from "../../domain/sandbox/sandbox.js"
@@ -53,7 +54,7 @@ export const sandboxSpec = (dataDir: string, sandbox: Sandbox, env: Readonly<Rec
 
 export const toRunnerHandle = (handle: SandboxHandle): RunnerHandle => ({ ...handle })
 
-const decodeHandle = Schema.decodeUnknownEither(SandboxHandle)
+const decodeHandle = decodeOncePerObject(SandboxHandle)
 
 /** The handle the ledger holds, if it is one the runner port can take. */
 export const fromRunnerHandle = (handle: RunnerHandle | null): SandboxHandle | null =>

@@ -1,6 +1,6 @@
 // The bubblewrap runner: one long-lived bwrap per sandbox whose pid 1 only waits, one cgroup per sandbox
 // for limits, freeze and kill, and each exec entering the sandbox from the host (see README.md).
-import { Effect, Either, Layer, Schema } from "effect"
+import { Effect, Either, Exit, Layer, Schema } from "effect"
 import type { Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -34,6 +34,7 @@ import {
   SandboxStateConflict
 } from "../errors.js"
 import type { RunnerError } from "../errors.js"
+import { decodeOncePerObject } from "../handle-state.js"
 import { admitted } from "../admission.js"
 import { openFilesLimit, ownOpenFilesMax } from "../open-files.js"
 import { Runner, SandboxSpec } from "../runner.js"
@@ -91,7 +92,7 @@ const BwrapState = Schema.Struct({
 })
 type BwrapState = Schema.Schema.Type<typeof BwrapState>
 
-const decodeState = Schema.decodeUnknownEither(BwrapState)
+const decodeState = decodeOncePerObject(BwrapState)
 
 const toHandle = (state: BwrapState, cgroups: SandboxCgroupPaths, pid: number | null): SandboxHandle => ({
   id: state.spec.id,
@@ -158,7 +159,13 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
   Effect.gen(function* () {
     const config: BwrapRunnerConfig = { ...defaultConfig, ...overrides }
     const filesMax = ownOpenFilesMax()
-    const host: Effect.Effect<BwrapHost, RunnerError> = yield* Effect.cached(probeHost(config.cgroupParent))
+    // The host is probed once, at first use, and its outcome kept (a host that lacks something keeps
+    // failing the same way). Kept in a plain variable rather than with Effect.cached, whose every read
+    // takes a semaphore and let other fibers run in the middle of each exec's preparation.
+    let probed: Exit.Exit<BwrapHost, RunnerError> | null = null
+    const host: Effect.Effect<BwrapHost, RunnerError> = Effect.suspend(() =>
+      probed ?? Effect.flatten(Effect.tap(Effect.exit(probeHost(config.cgroupParent)), (exit) => void (probed = exit)))
+    )
     // Exec cgroup names: this runner's random prefix and a counter (a random draw per exec costs ~0.1 ms).
     const execPrefix = `exec-${randomBytes(4).toString("hex")}`
     let execCount = 0

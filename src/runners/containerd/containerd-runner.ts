@@ -25,6 +25,7 @@ import {
   SandboxStateConflict
 } from "../errors.js"
 import type { RunnerError } from "../errors.js"
+import { decodeOncePerObject } from "../handle-state.js"
 import { Runner, SandboxSpec } from "../runner.js"
 import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, SandboxStatus } from "../runner.js"
 import { admitted } from "../admission.js"
@@ -59,7 +60,7 @@ import { followTaskEvents } from "./task-events.js"
 /** The containerd part of a handle: the spec only; paths, uid and cgroups are derived again from it. */
 const ContainerdState = Schema.Struct({ spec: SandboxSpec })
 type ContainerdState = Schema.Schema.Type<typeof ContainerdState>
-const decodeState = Schema.decodeUnknownEither(ContainerdState)
+const decodeState = decodeOncePerObject(ContainerdState)
 
 interface Sandbox {
   readonly id: string
