@@ -66,8 +66,10 @@ export const makeAccess = (options: AccessOptions) =>
     const syncing = yield* Effect.makeSemaphore(1)
     let synced: ReadonlyArray<RegisteredAgent> | null = null
 
+    // Unchanged since the last sync (nearly every request): nothing to take the semaphore for. Taking
+    // it suspends the request's fiber, so other fibers' work would run in the middle of each request.
     const bringIntoLedger = (agents: ReadonlyArray<RegisteredAgent>) =>
-      syncing.withPermits(1)(
+      agents === synced ? Effect.void : syncing.withPermits(1)(
         Effect.gen(function* () {
           if (agents === synced) return
           for (const agent of agents) {
