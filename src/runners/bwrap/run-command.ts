@@ -3,7 +3,7 @@
 // kills that tree too when the fiber is interrupted. With `beforeGo`, the process is started at once
 // but held at its gate while `beforeGo` runs: its success lets the process go on, its failure kills it
 // before anything of the command ran (and is the call's failure).
-import { Duration, Effect, Exit, Option } from "effect"
+import { Effect, Exit, Option } from "effect"
 import type { RunnerIoFailure } from "../errors.js"
 import type { SpawnOutcome, Spawner } from "../spawner/spawner.js"
 
@@ -35,7 +35,7 @@ export const runCommand = <E = never>(spawner: Spawner, spec: CommandSpec<E>): E
           yield* spec.beforeGo
           yield* proc.go
         }
-        const finished = spec.timeoutMs === undefined ? Option.some(yield* proc.done) : yield* proc.done.pipe(Effect.timeoutOption(Duration.millis(spec.timeoutMs)))
+        const finished = spec.timeoutMs === undefined ? Option.some(yield* proc.done) : yield* proc.doneWithin(spec.timeoutMs)
         if (Option.isSome(finished)) return { ...finished.value, timedOut: false }
         yield* spec.killTree
         yield* proc.kill

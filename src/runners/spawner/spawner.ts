@@ -3,7 +3,7 @@
 // helper starts with the first run and again after it dies; runs in flight when it dies fail with a
 // RunnerIoFailure that says so.
 import { spawn, type ChildProcess } from "node:child_process"
-import { Deferred, Effect, type Scope } from "effect"
+import { Effect, Exit, Option, type Scope } from "effect"
 import { RunnerIoFailure } from "../errors.js"
 import { HELPER_SOURCE } from "./helper-source.js"
 
@@ -33,6 +33,11 @@ export interface SpawnOutcome {
 export interface SpawnedProcess {
   /** Resolves with the outcome once the process exited and its pipes closed (or fails: not started). */
   readonly done: Effect.Effect<SpawnOutcome, RunnerIoFailure>
+  /**
+   * `done`, or None when the process has not finished within `ms` (it goes on running). A timer, not
+   * a race of fibers: Effect's timeout forks both sides and cost ~0.25 ms per exec after the exit.
+   */
+  readonly doneWithin: (ms: number) => Effect.Effect<Option.Option<SpawnOutcome>, RunnerIoFailure>
   /** Lets a gated process go on. */
   readonly go: Effect.Effect<void>
   /** SIGKILLs the process itself (its descendants are the caller's to kill). */
@@ -49,10 +54,41 @@ type HelperMessage =
   | { readonly t: "failed"; readonly id: number; readonly message: string }
   | ({ readonly t: "done"; readonly id: number; readonly code: number | null } & Omit<SpawnOutcome, "exitCode">)
 
+type Settled = Exit.Exit<SpawnOutcome, RunnerIoFailure>
+
+/** One run's outcome, once the helper reported it, and the fibers waiting for it. */
 interface Pending {
   readonly file: string
-  readonly done: Deferred.Deferred<SpawnOutcome, RunnerIoFailure>
+  settled: Settled | null
+  readonly waiters: Set<(settled: Settled) => void>
 }
+
+const settle = (p: Pending, settled: Settled) => {
+  p.settled = settled
+  for (const waiter of p.waiters) waiter(settled)
+  p.waiters.clear()
+}
+
+/** The run's outcome (Some), or None once `ms` passed first (undefined: no limit). */
+const awaitRun = (p: Pending, ms: number | undefined): Effect.Effect<Option.Option<SpawnOutcome>, RunnerIoFailure> =>
+  Effect.async((resume) => {
+    if (p.settled !== null) return resume(Exit.map(p.settled, Option.some))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const waiter = (settled: Settled) => {
+      clearTimeout(timer)
+      resume(Exit.map(settled, Option.some))
+    }
+    p.waiters.add(waiter)
+    if (ms !== undefined)
+      timer = setTimeout(() => {
+        p.waiters.delete(waiter)
+        resume(Effect.succeed(Option.none()))
+      }, ms)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      p.waiters.delete(waiter)
+    })
+  })
 
 export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.gen(function* () {
   let helper: ChildProcess | null = null
@@ -75,8 +111,8 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
     if (helper === child) helper = null
     for (const [id, p] of pending) {
       const failure = new RunnerIoFailure({ path: p.file, operation: "spawn", reason: `the spawner process ${reason}; the command's outcome is unknown` })
-      Deferred.unsafeDone(p.done, Effect.fail(failure))
       pending.delete(id)
+      settle(p, Exit.fail(failure))
     }
   }
 
@@ -89,10 +125,10 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
     const p = pending.get(m.id)
     if (p === undefined) return
     settled(m.id)
-    if (m.t === "failed") return void Deferred.unsafeDone(p.done, Effect.fail(new RunnerIoFailure({ path: p.file, operation: "spawn", reason: m.message })))
-    Deferred.unsafeDone(
-      p.done,
-      Effect.succeed({
+    if (m.t === "failed") return settle(p, Exit.fail(new RunnerIoFailure({ path: p.file, operation: "spawn", reason: m.message })))
+    settle(
+      p,
+      Exit.succeed({
         exitCode: m.code,
         signal: m.signal,
         stdout: m.stdout,
@@ -138,17 +174,18 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
   const spawnOne = (request: SpawnRequest): Effect.Effect<SpawnedProcess, RunnerIoFailure> =>
     Effect.gen(function* () {
       const id = nextId++
-      const done = yield* Deferred.make<SpawnOutcome, RunnerIoFailure>()
+      const run: Pending = { file: request.file, settled: null, waiters: new Set() }
       const child = yield* Effect.try({
         try: () => ensureHelper(),
         catch: (e) => new RunnerIoFailure({ path: request.file, operation: "spawn", reason: `cannot start the spawner process: ${String(e)}` })
       })
-      pending.set(id, { file: request.file, done })
+      pending.set(id, run)
       holdLoop(child, true)
       // Not waiting for the fork: a `go` or `kill` sent meanwhile is applied in order by the helper.
       tell(child, { t: "run", id, file: request.file, args: request.args, env: request.env, stdin: request.stdin ?? null, maxOutputBytes: request.maxOutputBytes, gated: request.gated })
       return {
-        done: Deferred.await(done),
+        done: Effect.map(awaitRun(run, undefined), Option.getOrThrow),
+        doneWithin: (ms) => awaitRun(run, ms),
         go: Effect.sync(() => tell(child, { t: "go", id })),
         kill: Effect.sync(() => tell(child, { t: "kill", id }))
       }

@@ -2,7 +2,7 @@
 // go, the wait after ready is measured and left out of the duration); kill before go; a command that
 // cannot start; and the helper dying under a run (a clear failure, then a new helper).
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -85,6 +85,24 @@ describe("spawner", () => {
       expect(spawner.helperPid()).not.toBe(helper)
       // the dead helper's command is an orphan now (a runner kills it with the exec's cgroup)
       execFileSync("pkill", ["-f", "sleep 31.5"])
+    })
+  )
+
+  it.scopedLive("doneWithin: None while the process runs on past the limit, then its outcome; every waiter gets it, a cut-off waiter is dropped", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const proc = yield* spawner.spawn(request(["sleep 30.25; echo late"]))
+      expect(Option.isNone(yield* proc.doneWithin(150))).toBe(true)
+      // a waiter interrupted before the outcome leaves nothing behind; two others both get it
+      yield* Fiber.interrupt(yield* Effect.fork(proc.doneWithin(60_000)))
+      const [a, b] = yield* Effect.all([proc.doneWithin(60_000), proc.done, Effect.sync(() => execFileSync("pkill", ["-f", "^sleep 30.25$"]))], { concurrency: "unbounded" })
+      expect(Option.isSome(a)).toBe(true)
+      expect(Option.getOrThrow(a)).toBe(b)
+      expect(text(b.stdout)).toBe("late\n")
+      // after the outcome, both answer at once with it
+      expect(Option.getOrThrow(yield* proc.doneWithin(1))).toBe(b)
+      const quick = yield* (yield* spawner.spawn(request(["echo fast"]))).doneWithin(60_000)
+      expect(text(Option.getOrThrow(quick).stdout)).toBe("fast\n")
     })
   )
 })
