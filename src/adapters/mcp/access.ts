@@ -20,6 +20,12 @@ export interface Where {
 export interface Access {
   /** The agent holding `token`, or the denial (already recorded). */
   readonly authenticate: (token: string | undefined, claimed: string | null, where: Where) => Effect.Effect<Agent, Denial>
+  /**
+   * The agent holding `token` when that can be told at once, without running an Effect: the registry
+   * is unchanged since its last sync and admits the token. Otherwise null, and `authenticate` decides
+   * (syncing the registry, recording a denial). Every HTTP request is authenticated; most go this way.
+   */
+  readonly admitNow: (token: string | undefined, claimed: string | null) => Agent | null
   /** Fails a call whose agent's token has since been revoked or has expired; the denial goes with its ToolCalled. */
   readonly recheck: (caller: Caller, call: CallState) => Effect.Effect<void, ToolRefused>
   /** Records a refusal that happened outside authentication (a session of another agent). */
@@ -138,7 +144,13 @@ export const makeAccess = (options: AccessOptions) =>
         return yield* new ToolRefused({ reason: `access denied: ${denial.message}` })
       })
 
+    const admitNow: Access["admitNow"] = (token, claimed) => {
+      const current = authenticator.current()
+      if (Either.isLeft(current) || current.right !== synced) return null
+      return Either.getOrNull(authenticator.authenticate(token, claimed))
+    }
+
     yield* syncRegistry
-    const access: Access = { authenticate, recheck, deny }
+    const access: Access = { authenticate, admitNow, recheck, deny }
     return access
   })

@@ -65,12 +65,16 @@ export const serveHttp = (core: McpCore, options: HttpOptions) =>
       if (!hostAllowed(req.headers.host)) return refuse(res, { status: 403, code: -32000, message: `host '${req.headers.host ?? ""}' is not served here` })
       const remote = req.socket.remoteAddress ?? null
       const where = { transport: "http" as const, remote }
-      const authenticated = await Runtime.runPromiseExit(runtime)(core.access.authenticate(bearerOf(req.headers.authorization), null, where))
-      if (Exit.isFailure(authenticated)) {
-        const message = authenticated.cause._tag === "Fail" ? authenticated.cause.error.message : "authentication failed"
-        return refuse(res, { status: 401, code: -32001, message: `unauthorized: ${message}` }, { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
+      const token = bearerOf(req.headers.authorization)
+      let agent = core.access.admitNow(token, null)
+      if (agent === null) {
+        const authenticated = await Runtime.runPromiseExit(runtime)(core.access.authenticate(token, null, where))
+        if (Exit.isFailure(authenticated)) {
+          const message = authenticated.cause._tag === "Fail" ? authenticated.cause.error.message : "authentication failed"
+          return refuse(res, { status: 401, code: -32001, message: `unauthorized: ${message}` }, { "www-authenticate": 'Bearer realm="hydravisor", error="invalid_token"' })
+        }
+        agent = authenticated.value
       }
-      const agent = authenticated.value
       const sessionId = req.headers["mcp-session-id"]
       if (typeof sessionId === "string") {
         const session = sessions.get(sessionId)

@@ -151,11 +151,20 @@ describe("the MCP tools", () => {
   it("a token revoked mid-session is refused on the next call, and the refusal recorded", async () => {
     const leaving = await host.connect("leaving")
     await ok(leaving, "list_environments", {})
+    const token = host.tokens.get("leaving")
+    // admitNow (the HTTP fast path) admits a good token at once, never a wrong one...
+    expect(host.core.access.admitNow(token, null)?.id).toBe("leaving")
+    expect(host.core.access.admitNow(`${token}x`, null)).toBeNull()
+    expect(host.core.access.admitNow(undefined, null)).toBeNull()
     updateRegistry(host.dataDir, (r) => revoke(r, "leaving", new Date().toISOString()))
+    // ...nor any token once the registry changed, until authenticate has brought the change in
+    expect(host.core.access.admitNow(host.tokens.get("alice"), null)).toBeNull()
     expect(await failure(leaving, "list_environments", {})).toContain("was revoked")
     const records = await host.records()
     expect(records.filter((r) => r.type === "AgentTokenRevoked").map((r) => r.data["agentId"])).toEqual(["leaving"])
     expect(records.filter((r) => r.type === "AccessDenied" && r.data["agentId"] === "leaving").map((r) => r.data["reason"])).toEqual(["revoked-token"])
     expect((await call(leaving, "list_environments", {})).ok).toBe(false)
+    expect(host.core.access.admitNow(token, null)).toBeNull()
+    expect(host.core.access.admitNow(host.tokens.get("alice"), null)?.id).toBe("alice")
   }, 30_000)
 })
