@@ -5,6 +5,7 @@
 import { Cause, Effect, Either, Exit, Runtime } from "effect"
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js"
+import { Protocol, type RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import {
   CallToolRequestSchema,
@@ -14,9 +15,12 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
   type ReadResourceResult,
-  type RequestId
+  type RequestId,
+  type ServerNotification,
+  type ServerRequest
 } from "@modelcontextprotocol/sdk/types.js"
 import type { ToolOutcome } from "../../domain/events/agent-events.js"
 import type { Config } from "../../domain/config/config.js"
@@ -64,6 +68,19 @@ export interface McpCore {
 
 const errorResult = (message: string): CallToolResult => ({ content: [{ type: "text", text: message }], isError: true })
 
+type ToolCallHandler = (request: CallToolRequest, extra: RequestHandlerExtra<ServerRequest, ServerNotification>) => Promise<CallToolResult>
+
+/**
+ * tools/call registered the way the protocol layer registers every other method: each request is
+ * parsed once (CallToolRequestSchema) before the handler runs. Server's own setRequestHandler wraps
+ * tools/call to parse the request a second time and the result once more, for task-augmented calls
+ * (no tasks capability here) and handlers whose results might not be CallToolResults (ours are, by
+ * their type; the client parses every result again on its side). Those two zod passes and their
+ * promise hops cost 0.34-0.56 ms per call, side by side (docs/decisions.md).
+ */
+const registerToolCalls = (server: Server, handler: ToolCallHandler) =>
+  (Protocol.prototype.setRequestHandler as (this: Server, schema: typeof CallToolRequestSchema, handler: ToolCallHandler) => void).call(server, CallToolRequestSchema, handler)
+
 export const makeMcpCore = (options: McpCoreOptions) =>
   Effect.gen(function* () {
     const deps = yield* toolDeps(options.dataDir, options.config)
@@ -106,18 +123,18 @@ export const makeMcpCore = (options: McpCoreOptions) =>
       const server = new Server(SERVER_INFO, { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS })
       const claim = (id: RequestId, tool: string, args: unknown) => book.claim(id, { tool, arguments: args })
       const model = () => declaredModel(server.getClientCapabilities())
-      /** A call refused before any tool ran (unknown tool, arguments that do not decode): recorded, then answered. */
-      const invalid = async (call: CallState, error: string): Promise<CallToolResult> => {
+      /** Records a call refused before any tool ran (outcome `invalid`); false when that failed (logged). */
+      const recordRefused = async (call: CallState, error: string): Promise<boolean> => {
         const recorded = await Runtime.runPromiseExit(runtime)(recordToolCall(deps.ledger, caller, call, "invalid", error))
-        if (Exit.isFailure(recorded)) {
-          options.log(`could not record a refused ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
-          return errorResult(NOT_RECORDED)
-        }
-        return errorResult(error)
+        if (Exit.isSuccess(recorded)) return true
+        options.log(`could not record a refused ${call.tool} call: ${Cause.pretty(recorded.cause).split("\n")[0]}`)
+        return false
       }
+      /** An unknown tool or arguments that do not decode: recorded, then answered with the reason. */
+      const invalid = async (call: CallState, error: string): Promise<CallToolResult> => errorResult((await recordRefused(call, error)) ? error : NOT_RECORDED)
 
       server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...toolList()] }))
-      server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+      registerToolCalls(server, async (request, extra): Promise<CallToolResult> => {
         const name = request.params.name
         const call = claim(extra.requestId, name, request.params.arguments)
         if (!isToolName(name)) return invalid(call, `Tool ${name} not found`)
@@ -148,11 +165,8 @@ export const makeMcpCore = (options: McpCoreOptions) =>
         return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(result.value) }] }
       })
 
-      const refusal = (call: CallState, error: string) =>
-        Runtime.runPromise(runtime)(
-          recordToolCall(deps.ledger, caller, call, "invalid", error).pipe(Effect.catchAll((e) => Effect.sync(() => options.log(`could not record a refused ${call.tool} call: ${e.message}`))))
-        )
-      await server.connect(auditedTransport(transport, book, refusal))
+      // Requests the SDK refuses itself (params of the wrong shape, a resource not ours): recorded the same way.
+      await server.connect(auditedTransport(transport, book, async (call, error) => void (await recordRefused(call, error))))
       return server
     }
 
