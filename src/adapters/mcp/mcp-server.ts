@@ -1,7 +1,7 @@
-// The MCP server one agent talks to: an SDK protocol Server per connection, bound to the agent its token
-// proved, with every tool and the audit-trail resource. A call runs as an Effect in the daemon's
-// runtime under its own correlation id and ends with its ToolCalled record; failures become tool
-// errors (`isError: true`) with one clear line, never a crash.
+// The MCP server one agent talks to: the SDK's protocol Server per connection, bound to the agent
+// its token proved, with every tool and the audit-trail resource. A call runs as an Effect in the
+// daemon's runtime under its own correlation id and ends with its ToolCalled record; failures become
+// tool errors (`isError: true`) with one clear line, never a crash.
 import { Cause, Effect, Either, Exit, Runtime } from "effect"
 import { Server } from "@modelcontextprotocol/sdk/server/index.js"
 import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js"
