@@ -100,6 +100,8 @@ export interface Authenticator {
   /** The registry as last read (reloaded when the file changed), ad-hoc agent included. */
   readonly current: () => Either.Either<ReadonlyArray<RegisteredAgent>, RegistryUnavailable>
   readonly authenticate: (token: string | undefined, claimed: string | null, now?: Date) => Either.Either<Agent, Denial>
+  /** `authenticate` against a registry already read with `current` (no second look at the file). */
+  readonly authenticateAmong: (agents: ReadonlyArray<RegisteredAgent>, token: string | undefined, claimed: string | null, now?: Date) => Either.Either<Agent, Denial>
   /** Whether an admitted agent's token is still good (revocation and expiry take effect mid-session). */
   readonly recheck: (agent: Agent, now?: Date) => Either.Either<Agent, Denial>
 }
@@ -129,18 +131,24 @@ export const makeAuthenticator = (dataDir: string, adHoc: AdHocAgent | null = nu
     return cached
   }
   const unavailable = (e: RegistryUnavailable, claimed: string | null): Denial => ({ reason: "unknown-token", agentId: claimed, message: `cannot check tokens: ${e.message}` })
+  const missingToken = (claimed: string | null): Denial => ({ reason: "missing-token", agentId: claimed, message: "no bearer token" })
+  const authenticateAmong: Authenticator["authenticateAmong"] = (agents, token, claimed, now = new Date()) => {
+    if (token === undefined || token === "") return Either.left(missingToken(claimed))
+    const presented = Buffer.from(hashToken(token), "hex")
+    let matched: RegisteredAgent | undefined
+    // Every stored hash is compared, in constant time each, so timing says nothing about which matched.
+    for (const agent of agents) if (timingSafeEqual(presented, Buffer.from(agent.tokenSha256, "hex")) && matched === undefined) matched = agent
+    return admit(matched, claimed, now)
+  }
   return {
     current,
     authenticate: (token, claimed, now = new Date()) => {
-      if (token === undefined || token === "") return Either.left({ reason: "missing-token", agentId: claimed, message: "no bearer token" })
+      if (token === undefined || token === "") return Either.left(missingToken(claimed))
       const agents = current()
       if (Either.isLeft(agents)) return Either.left(unavailable(agents.left, claimed))
-      const presented = Buffer.from(hashToken(token), "hex")
-      let matched: RegisteredAgent | undefined
-      // Every stored hash is compared, in constant time each, so timing says nothing about which matched.
-      for (const agent of agents.right) if (timingSafeEqual(presented, Buffer.from(agent.tokenSha256, "hex")) && matched === undefined) matched = agent
-      return admit(matched, claimed, now)
+      return authenticateAmong(agents.right, token, claimed, now)
     },
+    authenticateAmong,
     recheck: (agent, now = new Date()) => {
       const agents = current()
       if (Either.isLeft(agents)) return Either.left(unavailable(agents.left, agent.id))

@@ -147,7 +147,7 @@ export const makeAccess = (options: AccessOptions) =>
     const admitNow: Access["admitNow"] = (token, claimed) => {
       const current = authenticator.current()
       if (Either.isLeft(current) || current.right !== synced) return null
-      return Either.getOrNull(authenticator.authenticate(token, claimed))
+      return Either.getOrNull(authenticator.authenticateAmong(current.right, token, claimed))
     }
 
     yield* syncRegistry
