@@ -1,5 +1,5 @@
 // Every MCP tool's input and output, defined once with effect/Schema: the inputs decode each call's
-// arguments (tool-decoding.ts), and both become the JSON Schemas tools/list advertises. Inputs are
+// arguments (tool-catalog.ts), and both become the JSON Schemas tools/list advertises. Inputs are
 // strict, so an unknown field is refused, and bounded, so no argument is unboundedly large.
 import { Schema } from "effect"
 
