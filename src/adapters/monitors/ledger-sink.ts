@@ -1,7 +1,7 @@
 // The ObservationSink the daemon gives monitors: appends to the sandbox's observations stream as the
 // `monitor` actor. Any ledger failure becomes a MonitorSinkError (the monitor then reports a gap).
 // Observations are deferred appends: they do not wait for the disk (an exec's own records, which do,
-// make them durable too, or the store's background sync does within 100 ms; docs/decisions.md).
+// make them durable too, or the store's background sync does a millisecond later; docs/decisions.md).
 import { Effect } from "effect"
 import { sensitiveFields } from "../../domain/events/catalogue.js"
 import { observationStream } from "../../domain/monitors/monitor-events.js"

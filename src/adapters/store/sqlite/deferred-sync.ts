@@ -2,9 +2,10 @@
 // the disk"). A transaction made only of deferred appends commits with synchronous=NORMAL: its WAL
 // frames reach the OS but the commit does not fsync. They become durable with the next immediate
 // commit (synchronous=FULL fsyncs the WAL, and with it every frame before), or here, `delayMs` after
-// the first of them, by an fdatasync of the WAL on libuv's thread pool. SQLite's WAL recovery keeps a
-// prefix, so a power loss can only cut off the newest deferred records; a crash of the process loses
-// nothing (the OS has the bytes).
+// the first of them (1 ms in the store: the sync then runs while an exec's command does, not inside
+// the fsync of the exec's result), by an fdatasync of the WAL on libuv's thread pool. SQLite's WAL
+// recovery keeps a prefix, so a power loss can only cut off the newest deferred records; a crash of
+// the process loses nothing (the OS has the bytes).
 import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs"
 import type BetterSqlite3 from "better-sqlite3"
 

@@ -27,7 +27,7 @@ export interface SqliteStoreOptions {
   readonly readonly?: boolean
   /** how long a live subscription waits before looking for records written by another process */
   readonly pollMillis?: number
-  /** how long a deferred append may wait for the disk when no immediate one comes first (default 100) */
+  /** how long a deferred append may wait for the disk when no immediate one comes first (default 1) */
   readonly deferredSyncMillis?: number
 }
 
@@ -53,7 +53,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       openDatabase(file, { readonly: options.readonly ?? false }),
       (d) => Effect.sync(() => d.close())
     )
-    const syncs = makeDeferredSync(db, `${file}-wal`, options.deferredSyncMillis ?? 100)
+    const syncs = makeDeferredSync(db, `${file}-wal`, options.deferredSyncMillis ?? 1)
     yield* Effect.addFinalizer(() => Effect.sync(() => options.readonly || syncs.close()))
     const sql = {
       revision: db.prepare("SELECT max(revision) FROM records WHERE stream = ?").pluck(),
