@@ -6,12 +6,13 @@
 import { randomUUID } from "node:crypto"
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
-import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js"
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
 import type { JSONRPCErrorResponse, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, JSONRPCResultResponse, RequestId } from "@modelcontextprotocol/sdk/types.js"
 import { agentStream, ToolCalled, type ToolOutcome } from "../../domain/events/agent-events.js"
 import type { AppendPart, LedgerShape } from "../ledger/ledger.js"
 import { kindOf } from "./json-rpc.js"
 import { agentActor, type Caller, type CallState } from "./tool-context.js"
+import { layerTransport } from "./transport-layer.js"
 
 const MAX_STRING = 1024
 const MAX_ITEMS = 256
@@ -114,33 +115,15 @@ export const makeCallBook = (): CallBook => {
 }
 
 /** `inner` with every refusal the SDK makes on its own recorded before it is sent. */
-export const auditedTransport = (inner: Transport, book: CallBook, recordRefusal: (call: CallState, error: string) => Promise<void>): Transport => {
-  const wrapper: Transport = {
-    start: () => inner.start(),
-    close: () => inner.close(),
-    send: async (message: JSONRPCMessage, options?: TransportSendOptions) => {
+export const auditedTransport = (inner: Transport, book: CallBook, recordRefusal: (call: CallState, error: string) => Promise<void>): Transport =>
+  layerTransport(inner, {
+    send: async (message, options, next) => {
       const refused = book.answered(message)
       if (refused !== null) await recordRefusal(refused.call, refused.error)
-      return inner.send(message, options)
+      return next(message, options)
     },
-    get sessionId() {
-      return inner.sessionId
-    },
-    setProtocolVersion: (version: string) => inner.setProtocolVersion?.(version)
-  }
-  Object.defineProperty(wrapper, "onmessage", {
-    get: () => inner.onmessage,
-    set: (handler: Transport["onmessage"]) => {
-      inner.onmessage =
-        handler === undefined
-          ? undefined
-          : (message, extra) => {
-              book.arrived(message)
-              handler(message, extra)
-            }
+    receive: (handler) => (message, extra) => {
+      book.arrived(message)
+      handler(message, extra)
     }
   })
-  Object.defineProperty(wrapper, "onclose", { get: () => inner.onclose, set: (handler: Transport["onclose"]) => (inner.onclose = handler) })
-  Object.defineProperty(wrapper, "onerror", { get: () => inner.onerror, set: (handler: Transport["onerror"]) => (inner.onerror = handler) })
-  return wrapper
-}

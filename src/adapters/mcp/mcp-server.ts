@@ -33,6 +33,7 @@ import { ledgerTools } from "./ledger-tools.js"
 import { declaredModel } from "./policy-gate.js"
 import { ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
 import { toolDeps } from "./tool-deps.js"
+import { requestsDirect } from "./transport-layer.js"
 import { decodeToolInput, toolList } from "./tool-catalog.js"
 import { isToolName, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
 import { workspaceTools } from "./workspace-tools.js"
@@ -166,7 +167,8 @@ export const makeMcpCore = (options: McpCoreOptions) =>
       })
 
       // Requests the SDK refuses itself (params of the wrong shape, a resource not ours): recorded the same way.
-      await server.connect(auditedTransport(transport, book, async (call, error) => void (await recordRefused(call, error))))
+      // Requests reach the protocol layer's dispatch directly (transport-layer.ts), past the call audit.
+      await server.connect(requestsDirect(auditedTransport(transport, book, async (call, error) => void (await recordRefused(call, error))), server))
       return server
     }
 
