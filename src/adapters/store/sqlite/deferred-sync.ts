@@ -68,6 +68,8 @@ export const makeDeferredSync = (db: BetterSqlite3.Database, walFile: string, de
   return {
     begin: (deferred) => {
       if (deferred === !full) return
+      // Compiled every time: SQLite applies `PRAGMA synchronous = …` while compiling it, so a statement
+      // prepared once would do nothing when run again (the strace durability test catches that).
       db.pragma(deferred ? "synchronous = NORMAL" : "synchronous = FULL")
       full = !deferred
     },

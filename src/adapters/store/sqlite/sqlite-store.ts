@@ -93,6 +93,12 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
     // waits into one call) commits at once, since waiting a tick would only delay it.
     let queue: Array<PendingAppend> = []
     const listeners = new Set<() => void>()
+    // One transaction function for every batch (better-sqlite3 builds a wrapper per `transaction` call).
+    const commitBatch = options.readonly
+      ? undefined
+      : db.transaction((batch: ReadonlyArray<PendingAppend>, results: Array<Either.Either<AppendResult, WrongExpectedRevision | StoreError>>) => {
+          for (const req of batch) results.push(applyOne(req))
+        })
     const flush = () => {
       const batch = queue
       // an `appendMany` may have committed what a single append's tick was waiting for
@@ -102,9 +108,7 @@ export const makeSqliteStore = (options: SqliteStoreOptions) =>
       const deferred = batch.every((req) => req.deferred)
       try {
         syncs.begin(deferred)
-        db.transaction(() => {
-          for (const req of batch) results.push(applyOne(req))
-        })()
+        commitBatch!(batch, results)
         syncs.committed(deferred)
       } catch (e) {
         const err = new StoreUnavailable({ store: file, problem: `commit failed: ${(e as Error).message}` })
