@@ -33,9 +33,9 @@ import { ledgerTools } from "./ledger-tools.js"
 import { declaredModel } from "./policy-gate.js"
 import { ownEnvironments, type Caller, type CallState, type ToolContext, type ToolError } from "./tool-context.js"
 import { toolDeps } from "./tool-deps.js"
-import { requestsDirect } from "./transport-layer.js"
 import { decodeToolInput, toolList } from "./tool-catalog.js"
 import { isToolName, type ToolInput, type ToolName, type ToolOutput } from "./tool-schemas.js"
+import { requestsDirect } from "./transport-layer.js"
 import { workspaceTools } from "./workspace-tools.js"
 
 export const SERVER_INFO = { name: "hydravisor", version: "0.1.0" }
@@ -167,7 +167,7 @@ export const makeMcpCore = (options: McpCoreOptions) =>
       })
 
       // Requests the SDK refuses itself (params of the wrong shape, a resource not ours): recorded the same way.
-      // Requests reach the protocol layer's dispatch directly (transport-layer.ts), past the call audit.
+      // Once the call audit has seen them, requests go straight to the protocol layer's dispatch (transport-layer.ts).
       await server.connect(requestsDirect(auditedTransport(transport, book, async (call, error) => void (await recordRefused(call, error))), server))
       return server
     }
