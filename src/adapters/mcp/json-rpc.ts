@@ -41,12 +41,16 @@ const decoders: { readonly [K in JsonRpcKind]: (value: unknown) => Either.Either
   error: Schema.decodeUnknownEither(JsonRpcError, { onExcessProperty: "error" })
 }
 
-/** One message, or what is wrong with it (as a person reads it). */
+/**
+ * One message, or what is wrong with it (as a person reads it). A valid message is passed on as it
+ * came: these schemas change nothing, and the decoder's copy of a record would set a field named
+ * `__proto__` (an own field after JSON.parse) as the copy's prototype instead.
+ */
 export const decodeMessage = (value: unknown): Either.Either<{ readonly kind: JsonRpcKind; readonly message: JsonRpcMessage }, string> => {
   const kind = kindOf(value)
   if (kind === null) return Either.left("not a JSON-RPC 2.0 request, notification or response (an object with a method, a result or an error)")
   return Either.mapBoth(decoders[kind](value), {
     onLeft: (error) => `not a valid JSON-RPC ${kind}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
-    onRight: (message) => ({ kind, message })
+    onRight: () => ({ kind, message: value as JsonRpcMessage })
   })
 }

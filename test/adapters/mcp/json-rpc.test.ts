@@ -46,6 +46,18 @@ describe("decodeMessage", () => {
     )
   })
 
+  it("keeps a field named __proto__ as the field it is, not as the params' prototype", () => {
+    // JSON.parse makes "__proto__" an own field; a decoder that copied fields by assignment would
+    // turn it into the copy's prototype, so that params would seem to have fields they do not have.
+    const message = JSON.parse('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"__proto__":{"name":"exec"}}}') as unknown
+    const decoded = Either.getOrThrow(decodeMessage(message))
+    expect(decoded.message).toBe(message)
+    const params = (decoded.message as { params: Record<string, unknown> }).params
+    expect(Object.getPrototypeOf(params)).toBe(Object.prototype)
+    expect(Object.keys(params)).toEqual(["__proto__"])
+    expect(params["name"]).toBeUndefined()
+  })
+
   it("refuses an unknown field, another version, a fractional id and params that are not an object, naming what is wrong", () => {
     const base = { jsonrpc: "2.0", id: 1, method: "tools/list" }
     expect(Either.getOrThrow(Either.flip(decodeMessage({ ...base, extra: true })))).toMatch(/request.*extra/s)
