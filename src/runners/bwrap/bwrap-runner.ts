@@ -160,11 +160,13 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
     const config: BwrapRunnerConfig = { ...defaultConfig, ...overrides }
     const filesMax = ownOpenFilesMax()
     // The host is probed once, at first use, and its outcome kept (a host that lacks something keeps
-    // failing the same way). Kept in a plain variable rather than with Effect.cached, whose every read
-    // takes a semaphore and let other fibers run in the middle of each exec's preparation.
+    // failing the same way). Effect.cached shares the probe among callers that come while it runs; its
+    // outcome is then read from a plain variable, since every read through Effect.cached takes a
+    // semaphore and let other fibers run in the middle of each exec's preparation.
+    const probeOnce = yield* Effect.cached(probeHost(config.cgroupParent))
     let probed: Exit.Exit<BwrapHost, RunnerError> | null = null
     const host: Effect.Effect<BwrapHost, RunnerError> = Effect.suspend(() =>
-      probed ?? Effect.flatten(Effect.tap(Effect.exit(probeHost(config.cgroupParent)), (exit) => void (probed = exit)))
+      probed ?? Effect.flatten(Effect.tap(Effect.exit(probeOnce), (exit) => void (probed = exit)))
     )
     // Exec cgroup names: this runner's random prefix and a counter (a random draw per exec costs ~0.1 ms).
     const execPrefix = `exec-${randomBytes(4).toString("hex")}`
