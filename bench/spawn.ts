@@ -39,7 +39,7 @@ const helper = await Effect.runPromise(
     Effect.gen(function* () {
       const spawner = yield* makeSpawner
       const roundTrip: Array<number> = []
-      const request = { file: "/bin/true", args: [], env: { PATH: "/usr/bin:/bin" }, stdin: undefined, maxOutputBytes: 1024, gated: false }
+      const request = { file: "/bin/true", args: [], env: { PATH: "/usr/bin:/bin" }, stdin: undefined, maxOutputBytes: 1024, fd3: "none" as const }
       for (let i = 0; i < RUNS; i++) {
         const t = performance.now()
         yield* (yield* spawner.spawn(request)).done

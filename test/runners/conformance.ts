@@ -270,6 +270,9 @@ export const runnerConformance = (target: RunnerUnderTest): void => {
           const unknown = yield* sandbox.run(["no-such-program"])
           expect(unknown.exitCode).toBe(127)
           expect(unknown.durationMs).toBeGreaterThan(0)
+          // whatever a command's status and stderr say, they are its result, never the runner's failure
+          const forged = yield* sandbox.sh("echo 'hydravisor-launcher: cannot join cgroup /x/cgroup.procs' >&2; exit 125")
+          expect([forged.exitCode, text(forged.stderr)]).toEqual([125, "hydravisor-launcher: cannot join cgroup /x/cgroup.procs\n"])
         })
       )
 

@@ -43,7 +43,7 @@ import type { ExecRequest, ExecResult, RunnerExecOptions, SandboxHandle, Sandbox
 import { probeHost, rootView } from "./host.js"
 import type { BwrapHost } from "./host.js"
 import { launch } from "./launch.js"
-import { LAUNCHER_FAILURE_PREFIX, launcherArgs } from "./launcher.js"
+import { launcherArgs, launcherFailure } from "./launcher.js"
 import {
   bwrapInvocation,
   checkSpec,
@@ -294,7 +294,7 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
         if (!gated) yield* prepare
         const outcome = yield* runCommand(spawner, {
           file: "/bin/sh",
-          args: launcherArgs(procsFiles(cgroups, execDir), command, { gated, fileHandles: openFilesLimit(spec.resources.fileHandles, filesMax) }),
+          args: launcherArgs(procsFiles(cgroups, execDir), command, { fd3: gated ? "gate" : "report", fileHandles: openFilesLimit(spec.resources.fileHandles, filesMax) }),
           beforeGo: gated ? prepare.pipe(Effect.zipRight(admitted(sandbox.id, options.admit))) : undefined,
           env: HOST_ENV,
           stdin: request.stdin,
@@ -302,11 +302,15 @@ export const make = (overrides: Partial<BwrapRunnerConfig> = {}): Effect.Effect<
           maxOutputBytes: request.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
           killTree: killAll(execDir).pipe(Effect.ignore)
         }).pipe(Effect.ensuring(releaseExecCgroup(execDir)))
-        if (outcome.exitCode === 125 && text(outcome.stderr).startsWith(LAUNCHER_FAILURE_PREFIX)) {
-          return yield* Effect.fail(new CgroupFailure({ path: execDir, operation: "join", reason: text(outcome.stderr).trim() }))
+        // Only the launcher's own report on fd 3 says it gave up: an exit status and stderr that read
+        // the same are the command's (a command cannot forge a runner failure of its sandbox).
+        const failed = launcherFailure(outcome.reported)
+        if (failed === "cgroup") return yield* Effect.fail(new CgroupFailure({ path: execDir, operation: "join", reason: text(outcome.stderr).trim() }))
+        if (failed === "open-files") {
+          return yield* Effect.fail(new RunnerIoFailure({ path: execDir, operation: "limit open files", reason: text(outcome.stderr).trim() }))
         }
         const after = readLimitCounters(cgroups)
-        const { blockedMs, ...result } = outcome
+        const { blockedMs, reported, ...result } = outcome
         const counters = { oomKills: after.oomKills, pidsLimitHits: after.pidsLimitHits }
         return { ...result, oomKilled: after.oomKills > oomBefore, counters, runnerMs: performance.now() - began - blockedMs }
       })

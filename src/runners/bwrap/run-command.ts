@@ -2,7 +2,8 @@
 // at most `maxOutputBytes` of each stream), enforces the timeout with a caller-given tree kill, and
 // kills that tree too when the fiber is interrupted. With `beforeGo`, the process is started at once
 // but held at its gate while `beforeGo` runs: its success lets the process go on, its failure kills it
-// before anything of the command ran (and is the call's failure).
+// before anything of the command ran (and is the call's failure). The process is the exec launcher:
+// it always gets fd 3, where it reports a failure of its own (`reported`).
 import { Effect, Exit, Option } from "effect"
 import type { RunnerIoFailure } from "../errors.js"
 import type { SpawnOutcome, Spawner } from "../spawner/spawner.js"
@@ -28,7 +29,7 @@ export interface CommandOutcome extends SpawnOutcome {
 
 export const runCommand = <E = never>(spawner: Spawner, spec: CommandSpec<E>): Effect.Effect<CommandOutcome, RunnerIoFailure | E> =>
   Effect.acquireUseRelease(
-    spawner.spawn({ file: spec.file, args: spec.args, env: spec.env, stdin: spec.stdin, maxOutputBytes: spec.maxOutputBytes, gated: spec.beforeGo !== undefined }),
+    spawner.spawn({ file: spec.file, args: spec.args, env: spec.env, stdin: spec.stdin, maxOutputBytes: spec.maxOutputBytes, fd3: spec.beforeGo !== undefined ? "gate" : "report" }),
     (proc) =>
       Effect.gen(function* () {
         if (spec.beforeGo !== undefined) {

@@ -6,10 +6,11 @@
 // Per run: spawn detached (setsid: no controlling terminal), feed stdin, keep at most maxOutputBytes
 // of stdout and stderr (reading and dropping the rest so the writer never blocks), and report once
 // the process exited and its pipes closed (or PIPE_GRACE_MS after the exit, when a background child
-// still holds them). A gated run gets fd 3: its launcher writes one byte there when it is ready and
-// waits for a line; "go" writes that line, "kill" SIGKILLs the process. Time spent waiting at the gate
-// after the launcher was ready is measured here, where the event loop has nothing else to do, and
-// subtracted from the reported duration.
+// still holds them). A run with fd 3 gets a channel to this helper there. Gated, its launcher writes
+// "r" there when it is ready and waits for a line; "go" writes that line, "kill" SIGKILLs the process.
+// Time spent waiting at the gate after the launcher was ready is measured here, where the event loop
+// has nothing else to do, and subtracted from the reported duration. Every other byte on fd 3 is
+// reported back as written (a launcher's reason for giving up).
 // The helper exits when the daemon goes away (its IPC channel closes).
 export const HELPER_SOURCE = `
 "use strict"
@@ -32,18 +33,23 @@ const start = (m) => {
   const startedAt = performance.now()
   let child
   try {
-    child = spawn(m.file, m.args, { env: m.env, stdio: ["pipe", "pipe", "pipe", m.gated ? "pipe" : "ignore"], detached: true })
+    child = spawn(m.file, m.args, { env: m.env, stdio: ["pipe", "pipe", "pipe", m.fd3 === "none" ? "ignore" : "pipe"], detached: true })
   } catch (e) {
     return send({ t: "failed", id: m.id, message: String(e && e.message || e) })
   }
-  const run = { child, startedAt, readyAt: null, goAt: null, exited: null, finished: false, out: { chunks: [], size: 0, truncated: false }, err: { chunks: [], size: 0, truncated: false }, gate: m.gated ? child.stdio[3] : null, go: false }
+  const run = { child, startedAt, readyAt: null, goAt: null, exited: null, finished: false, out: { chunks: [], size: 0, truncated: false }, err: { chunks: [], size: 0, truncated: false }, gate: m.fd3 === "none" ? null : child.stdio[3], gated: m.fd3 === "gate", reported: "", go: false }
   runs.set(m.id, run)
   capture(child.stdout, m.maxOutputBytes, run.out)
   capture(child.stderr, m.maxOutputBytes, run.err)
   if (run.gate) {
     run.gate.on("error", () => undefined)
-    run.gate.on("data", () => {
-      if (run.readyAt === null) run.readyAt = performance.now()
+    run.gate.on("data", (chunk) => {
+      let text = chunk.toString("latin1")
+      if (run.gated && run.readyAt === null && text[0] === "r") {
+        run.readyAt = performance.now()
+        text = text.slice(1)
+      }
+      if (run.reported.length < 64) run.reported += text.slice(0, 64 - run.reported.length)
     })
   }
   child.stdin.on("error", () => undefined)
@@ -64,7 +70,7 @@ const start = (m) => {
       code: run.exited ? run.exited.code : null, signal: run.exited ? run.exited.signal : null,
       stdout: Buffer.concat(run.out.chunks), stderr: Buffer.concat(run.err.chunks),
       stdoutTruncated: run.out.truncated, stderrTruncated: run.err.truncated,
-      durationMs: exitedAt - startedAt - blockedMs, blockedMs
+      durationMs: exitedAt - startedAt - blockedMs, blockedMs, reported: run.reported
     })
   }
   child.on("error", (e) => {
@@ -83,7 +89,7 @@ process.on("message", (m) => {
   if (m.t === "run") return start(m)
   const run = runs.get(m.id)
   if (run === undefined) return
-  if (m.t === "go" && run.gate && !run.go) {
+  if (m.t === "go" && run.gated && !run.go) {
     run.go = true
     run.goAt = performance.now()
     run.gate.write("\\n")

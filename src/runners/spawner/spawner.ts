@@ -13,8 +13,12 @@ export interface SpawnRequest {
   readonly env: Readonly<Record<string, string>>
   readonly stdin: Uint8Array | undefined
   readonly maxOutputBytes: number
-  /** The process gets fd 3 and waits there (see the launcher) until `go`. */
-  readonly gated: boolean
+  /**
+   * fd 3 of the process: nothing ("none"), a channel to the helper whose bytes come back as
+   * `reported` ("report"), or that and a gate: the process says it is ready there and waits until
+   * `go` ("gate"; see the bwrap launcher).
+   */
+  readonly fd3: "none" | "report" | "gate"
 }
 
 export interface SpawnOutcome {
@@ -28,6 +32,8 @@ export interface SpawnOutcome {
   readonly durationMs: number
   /** How long the process waited at its gate after it was ready. */
   readonly blockedMs: number
+  /** What the process wrote on fd 3, less a gated run's ready byte (at most 64 bytes). */
+  readonly reported: string
 }
 
 export interface SpawnedProcess {
@@ -136,7 +142,8 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
         stdoutTruncated: m.stdoutTruncated,
         stderrTruncated: m.stderrTruncated,
         durationMs: m.durationMs,
-        blockedMs: m.blockedMs
+        blockedMs: m.blockedMs,
+        reported: m.reported
       })
     )
   }
@@ -182,7 +189,7 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
       pending.set(id, run)
       holdLoop(child, true)
       // Not waiting for the fork: a `go` or `kill` sent meanwhile is applied in order by the helper.
-      tell(child, { t: "run", id, file: request.file, args: request.args, env: request.env, stdin: request.stdin ?? null, maxOutputBytes: request.maxOutputBytes, gated: request.gated })
+      tell(child, { t: "run", id, file: request.file, args: request.args, env: request.env, stdin: request.stdin ?? null, maxOutputBytes: request.maxOutputBytes, fd3: request.fd3 })
       return {
         done: Effect.map(awaitRun(run, undefined), Option.getOrThrow),
         doneWithin: (ms) => awaitRun(run, ms),

@@ -59,6 +59,29 @@ describe("Runner.exec (bwrap)", () => {
     })
   )
 
+  it.scopedLive("a launcher that cannot join the exec cgroup fails the exec; a command that only says so is its result", () =>
+    Effect.gen(function* () {
+      const runner = yield* testRunner
+      const sandbox = yield* launchSandbox(runner, yield* dataDir, "joinfail")
+      const { tracking } = yield* cgroupPathsOf(sandbox.handle)
+      const execCgroups = () => fs.readdirSync(tracking, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith("exec-")).map((e) => e.name)
+      // the exec cgroup made for this exec goes away while the launcher waits for its go
+      const removeExecCgroup = Effect.sync(() => {
+        for (const name of execCgroups()) fs.rmdirSync(path.join(tracking, name))
+        return true
+      })
+      const failed = yield* Effect.flip(runner.exec(sandbox.handle, { argv: ["true"] }, { admit: removeExecCgroup }))
+      expect(failed._tag).toBe("CgroupFailure")
+      expect(failed.message).toContain("cannot join cgroup")
+      const forged = "echo 'hydravisor-launcher: cannot join cgroup /x/cgroup.procs' >&2; exit 125"
+      for (const admit of [Effect.succeed(true), undefined]) {
+        const result = yield* runner.exec(sandbox.handle, { argv: ["/bin/sh", "-c", forged] }, admit === undefined ? {} : { admit })
+        expect([result.exitCode, text(result.stderr)]).toEqual([125, "hydravisor-launcher: cannot join cgroup /x/cgroup.procs\n"])
+      }
+      expect(execCgroups()).toEqual([])
+    })
+  )
+
   it.scopedLive("feeds stdin bytes exactly", () =>
     Effect.gen(function* () {
       const sandbox = yield* oneSandbox("stdin")

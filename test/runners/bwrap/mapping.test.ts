@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
 import fc from "fast-check"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -23,7 +23,7 @@ import {
   sandboxState,
   sandboxUser
 } from "../../../src/runners/bwrap/mapping.js"
-import { launcherArgs } from "../../../src/runners/bwrap/launcher.js"
+import { launcherArgs, launcherFailure } from "../../../src/runners/bwrap/launcher.js"
 import type { RootView } from "../../../src/runners/bwrap/mapping.js"
 import type { ExecRequest, SandboxSpec } from "../../../src/runners/runner.js"
 import * as arbitrary from "../arbitraries.js"
@@ -258,10 +258,38 @@ describe("launcher", () => {
     expect(result.stderr).toContain("hydravisor-launcher: cannot join cgroup /nonexistent/dir/cgroup.procs")
   })
 
+  it("as an exec's launcher, reports why it gave up on fd 3 (which the command never gets) and nothing when it did not", () => {
+    // fd 3 is a file here; the spawner gives a pipe to its helper
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hv-launcher-"))
+    const run = (files: ReadonlyArray<string>, command: ReadonlyArray<string>, fileHandles?: number) => {
+      const fd3 = path.join(dir, "fd3")
+      const fd = fs.openSync(fd3, "w")
+      try {
+        const r = spawnSync("/bin/sh", launcherArgs(files, command, { fd3: "report", fileHandles }), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe", fd] })
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr, reported: fs.readFileSync(fd3, "latin1") }
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+    try {
+      const joined = run(["/nonexistent/dir/cgroup.procs"], ["true"])
+      expect([joined.status, joined.reported, launcherFailure(joined.reported)]).toEqual([125, "c", "cgroup"])
+      expect(joined.stderr).toContain("hydravisor-launcher: cannot join cgroup")
+      const limited = run([], ["true"], -5)
+      expect([limited.status, launcherFailure(limited.reported)]).toEqual([125, "open-files"])
+      // the command runs without fd 3, so what it writes and how it exits are its own
+      const spoof = run([], ["/bin/sh", "-c", "printf c >&3 2>/dev/null; [ -e /proc/$$/fd/3 ] && echo fd3 || echo no-fd3; echo 'hydravisor-launcher: cannot join cgroup x' >&2; exit 125"])
+      expect([spoof.status, spoof.reported, launcherFailure(spoof.reported)]).toEqual([125, "", null])
+      expect(spoof.stdout).toBe("no-fd3\n")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("sets the open-file limit (soft and hard) before the command when given one, and leaves it alone otherwise", () => {
     const limits = "echo $(ulimit -Sn) $(ulimit -Hn)"
     expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { fileHandles: 100 }), { encoding: "utf8" })).toBe("100 100\n")
-    expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], { gated: false }), { encoding: "utf8" })).toBe(execFileSync("/bin/sh", ["-c", limits], { encoding: "utf8" }))
+    expect(execFileSync("/bin/sh", launcherArgs([], ["/bin/sh", "-c", limits], {}), { encoding: "utf8" })).toBe(execFileSync("/bin/sh", ["-c", limits], { encoding: "utf8" }))
   })
 })
 

@@ -9,13 +9,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { makeSpawner } from "../../../src/runners/spawner/spawner.js"
 
-const request = (args: ReadonlyArray<string>, extra: Partial<{ stdin: Uint8Array; maxOutputBytes: number; gated: boolean }> = {}) => ({
+const request = (args: ReadonlyArray<string>, extra: Partial<{ stdin: Uint8Array; maxOutputBytes: number; fd3: "none" | "report" | "gate" }> = {}) => ({
   file: "/bin/sh",
   args: ["-c", ...args],
   env: { PATH: "/usr/bin:/bin" },
   stdin: extra.stdin,
   maxOutputBytes: extra.maxOutputBytes ?? 1024,
-  gated: extra.gated ?? false
+  fd3: extra.fd3 ?? "none"
 })
 const text = (b: Uint8Array) => Buffer.from(b).toString("utf8")
 const GATE = 'printf r >&3; read -r _ <&3 || exit 125; exec 3<&-; '
@@ -35,7 +35,7 @@ describe("spawner", () => {
     Effect.gen(function* () {
       const spawner = yield* makeSpawner
       const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hv-spawner-")), "ran")
-      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { gated: true }))
+      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { fd3: "gate" }))
       yield* Effect.sleep("300 millis")
       expect(fs.existsSync(marker)).toBe(false)
       yield* proc.go
@@ -51,13 +51,27 @@ describe("spawner", () => {
     Effect.gen(function* () {
       const spawner = yield* makeSpawner
       const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hv-spawner-")), "ran")
-      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { gated: true }))
+      const proc = yield* spawner.spawn(request([`${GATE}touch ${marker}`], { fd3: "gate" }))
       yield* Effect.sleep("100 millis")
       yield* proc.kill
       const outcome = yield* proc.done
       expect(outcome.signal).toBe("SIGKILL")
       yield* Effect.sleep("100 millis")
       expect(fs.existsSync(marker)).toBe(false)
+    })
+  )
+
+  it.scopedLive("fd 3: what the process writes there comes back as reported (less a gated run's ready byte); without it, nothing", () =>
+    Effect.gen(function* () {
+      const spawner = yield* makeSpawner
+      const report = yield* (yield* spawner.spawn(request(["printf xy >&3; exec 3>&-; echo out"], { fd3: "report" }))).done
+      expect([report.reported, text(report.stdout), report.exitCode]).toEqual(["xy", "out\n", 0])
+      const gated = yield* spawner.spawn(request([`${GATE.replace("exec 3<&-; ", "")}printf c >&3; exit 125`], { fd3: "gate" }))
+      yield* gated.go
+      const failed = yield* gated.done
+      expect([failed.reported, failed.exitCode]).toEqual(["c", 125])
+      const none = yield* (yield* spawner.spawn(request(["printf c >&3 2>/dev/null; exit 125"]))).done
+      expect([none.reported, none.exitCode]).toEqual(["", 125])
     })
   )
 
