@@ -159,6 +159,10 @@ export const make = (options: SandboxServiceOptions) =>
         if (live && meansGone(error)) yield* transact(sandboxId, (at) => ({ _tag: "MarkDead", reason: error.message, at }), ctx)
         else if (state.lifecycle !== "destroyed" && state.lifecycle !== "failed") {
           yield* transact(sandboxId, (at) => ({ _tag: "RecordFailed", operation, reason: error.message, at }), ctx)
+          // Its monitors and policy enforcement stop below, so a sandbox that was live is stopped too:
+          // nothing of a failed sandbox runs on unwatched (fail closed).
+          const handle = live ? handleOf(state) : null
+          if (handle !== null) yield* runner.stop(handle).pipe(Effect.ignore)
         }
         yield* hooks.ended(sandboxId, `${operation} failed: ${error.message}`)
         return yield* new SandboxOperationFailed({ sandboxId, operation, reason: error.message })
@@ -265,8 +269,11 @@ export const make = (options: SandboxServiceOptions) =>
           const error = result.left
           return yield* serialized(sandboxId)(Effect.gen(function* () {
             yield* transact(sandboxId, (at) => ({ _tag: "RecordExecFailed", execId, reason: error.message, at }), after)
-            // A request the runner cannot run (e.g. an empty argv) is the caller's mistake, not the sandbox's.
-            if (error._tag === "InvalidExecRequest") return yield* new SandboxOperationFailed({ sandboxId, operation: "exec", reason: error.message })
+            // A request the runner cannot run (e.g. an empty argv) is the caller's mistake, not the sandbox's;
+            // a pause that came between the exec's intent and its start fails the exec, and the sandbox
+            // stays as the pause left it (resumable), watched.
+            if (error._tag === "InvalidExecRequest" || (error._tag === "SandboxStateConflict" && error.state === "paused"))
+              return yield* new SandboxOperationFailed({ sandboxId, operation: "exec", reason: error.message })
             return yield* recordRunnerFailure(sandboxId, "exec", error, after)
           }))
         }

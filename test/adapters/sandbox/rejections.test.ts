@@ -4,7 +4,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
+import { fromRunnerHandle } from "../../../src/adapters/sandbox/mapping.js"
 import { SandboxService } from "../../../src/adapters/sandbox/sandbox-service.js"
+import { Runner } from "../../../src/runners/runner.js"
 import type { LedgerRecord } from "../../../src/domain/ledger/record.js"
 import { agent, allRecords, dataDir, field, operator, tinyTemplate, withDaemon } from "./service-fixture.js"
 
@@ -44,6 +46,29 @@ describe("SandboxService refusals", () => {
         expect(failed._tag).toBe("SandboxOperationFailed")
         expect((yield* sandboxes.inspect("sturdy")).state).toBe("running")
         expect((yield* sandboxes.exec("sturdy", { argv: ["true"] }, agent)).exitCode).toBe(0)
+      }))
+      const types = (yield* allRecords(dir)).map((r) => r.type)
+      expect(types).toContain("CommandFailed")
+      expect(types).not.toContain("SandboxFailed")
+    })
+  )
+
+  it.scopedLive("an exec that finds its sandbox frozen (a pause racing it) fails that exec only; the sandbox is not failed", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withDaemon(dir, Effect.gen(function* () {
+        const sandboxes = yield* SandboxService
+        const runner = yield* Runner
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "raced", actor: operator })
+        // the pause lands between the exec's checks and its start: here, behind the service's back
+        const handle = fromRunnerHandle(view.handle)!
+        yield* runner.pause(handle)
+        const failed = yield* Effect.flip(sandboxes.exec("raced", { argv: ["true"] }, agent))
+        expect(failed._tag).toBe("SandboxOperationFailed")
+        expect(failed.message).toContain("paused")
+        expect((yield* sandboxes.inspect("raced")).state).toBe("running")
+        yield* runner.resume(handle)
+        expect((yield* sandboxes.exec("raced", { argv: ["true"] }, agent)).exitCode).toBe(0)
       }))
       const types = (yield* allRecords(dir)).map((r) => r.type)
       expect(types).toContain("CommandFailed")
