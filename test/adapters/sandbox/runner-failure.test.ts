@@ -35,11 +35,11 @@ describe("SandboxService: a runner failure", () => {
         const sandboxes = yield* SandboxService
         yield* sandboxes.launch({ template: tinyTemplate, name: "doomed", actor: operator })
         // a background process that outlives its exec (its host pid, read from inside)
-        const started = yield* sandboxes.exec("doomed", { argv: ["/bin/sh", "-c", "sleep 300 >/dev/null 2>&1 & echo started"] }, operator)
+        const started = yield* sandboxes.exec("doomed", { argv: ["/bin/sh", "-c", "sleep 301.25 >/dev/null 2>&1 & echo started"] }, operator)
         expect(text(started.stdout)).toBe("started\n")
         const sleeper = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number).find((pid) => {
           try {
-            return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") === "sleep\u0000300\u0000"
+            return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") === "sleep\u0000301.25\u0000"
           } catch {
             return false
           }
