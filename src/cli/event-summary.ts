@@ -23,6 +23,8 @@ export const summarize = (record: LedgerRecord): string => {
       return `pid ${show(d["pid"])} (parent ${show(d["ppid"])}, uid ${show(d["uid"])}): ${argv(d["argv"])}`
     case "ProcessExited":
       return `pid ${show(d["pid"])} exited ${d["signal"] !== null && d["signal"] !== undefined ? `by signal ${show(d["signal"])}` : `with ${show(d["exitCode"])}`} after ${ms(d["durationMs"])}`
+    case "CpuUsed":
+      return `${typeof d["seconds"] === "number" ? d["seconds"].toFixed(3) : "-"} s of CPU from ${show(d["from"])} to ${show(d["to"])}`
     case "ConnectionAttempted":
       return `${String(d["decision"]).toUpperCase()} ${show(d["protocol"])} ${d["host"] ? show(d["host"]) : show(d["address"])}${d["port"] !== null && d["port"] !== undefined ? `:${show(d["port"])}` : ""} via ${show(d["via"])} (${show(d["reason"])})`
     case "MonitorGap":

@@ -132,7 +132,7 @@ describe("hydravisor monitor", () => {
     const badType = await hv("monitor", "--type", "files,Bogus")
     expect(badType).toMatchObject({ code: 2, stdout: "" })
     expect(badType.stderr.trimEnd().split("\n")).toEqual([
-      'hydravisor: --type "Bogus": not an event type or group; groups: files, processes, network, monitors, policy, commands, lifecycle; types: see docs/events.md'
+      'hydravisor: --type "Bogus": not an event type or group; groups: files, processes, network, cpu, monitors, policy, commands, lifecycle; types: see docs/events.md'
     ])
     const badSince = await hv("monitor", "--since", "yesterday")
     expect(badSince).toMatchObject({ code: 2, stdout: "" })

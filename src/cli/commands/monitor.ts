@@ -18,7 +18,7 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("one JSON object per line (JSON Lines) instead of text")),
   sandbox: Options.text("sandbox").pipe(Options.withDescription("only events of this sandbox (name or id)"), Options.optional),
   type: Options.text("type").pipe(
-    Options.withDescription("only these event types or groups, comma-separated: files, processes, network, monitors, policy, commands, lifecycle, or a type such as FileChanged"),
+    Options.withDescription("only these event types or groups, comma-separated: files, processes, network, cpu, monitors, policy, commands, lifecycle, or a type such as FileChanged"),
     Options.optional
   ),
   since: Options.text("since").pipe(Options.withDescription("only events at or after this time: RFC 3339, or a duration back from now (30s, 10m, 2h, 7d)"), Options.optional),

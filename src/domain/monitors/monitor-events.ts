@@ -1,5 +1,5 @@
 // What the monitors observe inside a sandbox, as ledger facts: file changes, processes, connection
-// attempts, and the monitors' own coverage (started, stopped, gaps). Observations go to the stream
+// attempts, CPU time used, and the monitors' own coverage (started, stopped, gaps). Observations go to the stream
 // `observations-<sandboxId>`, apart from the sandbox's own stream, so that monitors never race the
 // sandbox service's expected revisions. A monitor that may have missed something says so with
 // `MonitorGap`: the audit never claims completeness it does not have.
@@ -18,7 +18,7 @@ const Timestamp = ObservedAt
 
 export const observationStream = (sandboxId: string): string => `observations-${sandboxId}`
 
-export const MonitorKind = Schema.Literal("files", "processes", "network")
+export const MonitorKind = Schema.Literal("files", "processes", "network", "cpu")
 export type MonitorKind = Schema.Schema.Type<typeof MonitorKind>
 
 export const MonitorStarted = defineEvent(
@@ -140,4 +140,17 @@ export const ConnectionAttempted = defineEvent(
   { description: "A process in a sandbox tried to reach the network: where, allowed or denied and why, bytes moved." }
 )
 
-export const monitorEvents = [MonitorStarted, MonitorStopped, MonitorGap, FileChanged, ProcessStarted, ProcessExited, ConnectionAttempted] as const
+export const CpuUsed = defineEvent(
+  "CpuUsed",
+  Schema.Struct({
+    sandboxId: SandboxId,
+    /** CPU time (user + system) every process of the sandbox used in the window, in seconds. */
+    seconds: Schema.Number.pipe(Schema.nonNegative()),
+    /** The window (RFC 3339): from the previous reading to this one. */
+    from: Timestamp,
+    to: Timestamp
+  }),
+  { description: "CPU time a sandbox's processes used in a window, read from its cgroup; what `daily_cpu_hours` counts." }
+)
+
+export const monitorEvents = [MonitorStarted, MonitorStopped, MonitorGap, FileChanged, ProcessStarted, ProcessExited, ConnectionAttempted, CpuUsed] as const

@@ -36,6 +36,9 @@ export const usageOf = (observation: Observation): UsageSample | null => {
   if (type === "FileChanged" && data["change"] !== "deleted" && typeof data["size"] === "number" && data["size"] > 0) {
     return { at, cpuSeconds: 0, networkBytes: 0, diskWriteBytes: data["size"] }
   }
+  if (type === "CpuUsed" && typeof data["seconds"] === "number" && data["seconds"] > 0) {
+    return { at, cpuSeconds: data["seconds"], networkBytes: 0, diskWriteBytes: 0 }
+  }
   return null
 }
 

@@ -3,6 +3,7 @@
 // ledger; and the same sandbox doing something allowed records no violation.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { makeCpuMonitor } from "../../../src/adapters/monitors/cpu/cpu-monitor.js"
 import { SandboxService } from "../../../src/adapters/sandbox/sandbox-service.js"
 import type { LedgerRecord } from "../../../src/domain/ledger/record.js"
 import { unseal } from "../../../src/domain/ledger/sealed.js"
@@ -112,6 +113,29 @@ describe("policy engine", () => {
         expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "pause", outcome: "succeeded" })
         expect((yield* sandboxes.inspect("writer")).state).toBe("paused")
       }))
+    }), { timeout: 120_000 })
+})
+
+describe("policy engine, CPU", () => {
+  it.scopedLive("quota rule: CPU time past daily_cpu_hours pauses the sandbox; below it nothing fires", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        // 0.5 s of CPU a day
+        yield* apply({ name: "tiny-cpu", description: "half a CPU second a day", extends: "restricted", resources: { quotas: { daily_cpu_hours: 0.5 / 3600 } } })
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "spinner", actor: operator, policy: "tiny-cpu" })
+        yield* sandboxes.exec("spinner", { argv: ["true"] }, agent)
+        yield* Effect.sleep("500 millis")
+        expect(of(view.id, "PolicyViolated")(yield* records)).toEqual([])
+        // in the background: the pause freezes it mid-loop, and an exec waiting on it would wait frozen too
+        yield* sandboxes.exec("spinner", { argv: ["sh", "-c", "timeout 1.5 sh -c 'while :; do :; done' >/dev/null 2>&1 &"] }, agent)
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the pause to be recorded")
+        expect(of(view.id, "CpuUsed")(all).length).toBeGreaterThan(0)
+        expect(of(view.id, "PolicyViolated")(all)[0]?.data).toMatchObject({ kind: "quota", rule: "resources.quotas.daily_cpu_hours", action: "pause" })
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "pause", outcome: "succeeded" })
+        expect((yield* sandboxes.inspect("spinner")).state).toBe("paused")
+      }), undefined, [makeCpuMonitor({ intervalMs: 200 })])
     }), { timeout: 120_000 })
 })
 

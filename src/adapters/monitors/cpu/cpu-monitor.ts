@@ -1,0 +1,71 @@
+// The CPU monitor: reads the sandbox's cgroup CPU time (cgroup v2 `cpu.stat`, `usage_usec`: user +
+// system of every process in it or below, present without the cpu controller) every `intervalMs`
+// (10 s by default) and on flush and stop, and records what was used since the previous reading as
+// `CpuUsed`, which the policy engine counts against `daily_cpu_hours`. A reading that fails (the
+// cgroup is gone: the sandbox was destroyed) records nothing; a failed append is retried with the
+// next reading, which then covers both windows. CPU used while no monitor ran (the daemon was down)
+// is not counted: the monitor manager records that time as a MonitorGap.
+import { Effect, Schedule } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { CpuUsed, MonitorStarted, MonitorStopped } from "../../../domain/monitors/monitor-events.js"
+import { MonitorUnavailable, type Monitor } from "../monitor.js"
+
+export interface CpuMonitorOptions {
+  readonly intervalMs?: number
+}
+
+/** usage_usec from cpu.stat's text; null when absent or not a number. */
+export const usageMicros = (cpuStat: string): number | null => {
+  const line = cpuStat.split("\n").find((l) => l.startsWith("usage_usec "))
+  const value = line === undefined ? NaN : Number(line.slice("usage_usec ".length).trim())
+  return Number.isSafeInteger(value) && value >= 0 ? value : null
+}
+
+export const makeCpuMonitor = (options: CpuMonitorOptions = {}): Monitor => {
+  const intervalMs = options.intervalMs ?? 10_000
+  return {
+    kind: "cpu",
+    start: (target, sink) =>
+      Effect.gen(function* () {
+        const file = path.join(target.cgroup, "cpu.stat")
+        const read = (): number | null => {
+          try {
+            return usageMicros(fs.readFileSync(file, "utf8"))
+          } catch {
+            return null
+          }
+        }
+        const first = read()
+        if (first === null) return yield* new MonitorUnavailable({ monitor: "cpu", reason: `cannot read usage_usec from ${file}` })
+        let last = first
+        let lastAt = new Date().toISOString()
+        let observed = 0
+        yield* sink
+          .append([{ type: MonitorStarted.type, data: { sandboxId: target.sandboxId, monitor: "cpu", mechanism: `cgroup v2 cpu.stat usage_usec, read every ${intervalMs / 1000} s`, blindSpots: [] } }])
+          .pipe(Effect.mapError((e) => new MonitorUnavailable({ monitor: "cpu", reason: e.message })))
+        // One reading at a time: the timer, a flush and the stop may come together.
+        const lock = yield* Effect.makeSemaphore(1)
+        const sample = lock.withPermits(1)(
+          Effect.gen(function* () {
+            const now = read()
+            const at = new Date().toISOString()
+            if (now === null || now <= last) return
+            const appended = yield* Effect.either(sink.append([{ type: CpuUsed.type, data: { sandboxId: target.sandboxId, seconds: (now - last) / 1e6, from: lastAt, to: at } }]))
+            if (appended._tag === "Left") return
+            last = now
+            lastAt = at
+            observed += 1
+          })
+        )
+        yield* Effect.forkScoped(Effect.repeat(Effect.delay(sample, `${intervalMs} millis`), Schedule.forever))
+        yield* Effect.addFinalizer(() =>
+          sample.pipe(
+            Effect.zipRight(sink.append([{ type: MonitorStopped.type, data: { sandboxId: target.sandboxId, monitor: "cpu", reason: "monitor stopped", observed } }])),
+            Effect.ignore
+          )
+        )
+        return { kind: "cpu" as const, flush: sample, observed: Effect.sync(() => observed) }
+      })
+  }
+}
