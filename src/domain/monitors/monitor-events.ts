@@ -1,7 +1,7 @@
 // What the monitors observe inside a sandbox, as ledger facts: file changes, processes, connection
-// attempts, CPU time used, and the monitors' own coverage (started, stopped, gaps). Observations go to the stream
-// `observations-<sandboxId>`, apart from the sandbox's own stream, so that monitors never race the
-// sandbox service's expected revisions. A monitor that may have missed something says so with
+// attempts, CPU time used, and the monitors' own coverage (started, stopped, gaps). Observations go
+// to the stream `observations-<sandboxId>`, apart from the sandbox's own stream, so that monitors
+// never race the sandbox service's expected revisions. A monitor that may have missed something says so with
 // `MonitorGap`: the audit never claims completeness it does not have.
 import { Schema } from "effect"
 import { defineEvent } from "../ledger/event-definition.js"
@@ -146,7 +146,7 @@ export const CpuUsed = defineEvent(
     sandboxId: SandboxId,
     /** CPU time (user + system) every process of the sandbox used in the window, in seconds. */
     seconds: Schema.Number.pipe(Schema.nonNegative()),
-    /** The window (RFC 3339): from the previous reading to this one. */
+    /** The window (RFC 3339): from the reading the previous CpuUsed ended at (or the start) to this one. */
     from: Timestamp,
     to: Timestamp
   }),

@@ -51,6 +51,6 @@ export const launcherArgs = (
 
 /** Why an exec's launcher gave up, from what it wrote on fd 3 (null: it did not). */
 export const launcherFailure = (reported: string): LauncherFailure | null => {
-  for (const ch of reported) if (ch in LAUNCHER_REPORTS) return LAUNCHER_REPORTS[ch as keyof typeof LAUNCHER_REPORTS]
+  for (const ch of reported) if (Object.hasOwn(LAUNCHER_REPORTS, ch)) return LAUNCHER_REPORTS[ch as keyof typeof LAUNCHER_REPORTS]
   return null
 }
