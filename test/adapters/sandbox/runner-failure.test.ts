@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import { SandboxService } from "../../../src/adapters/sandbox/sandbox-service.js"
+import { exited } from "../../support/cli-session.js"
 import { allRecords, dataDir, operator, text, tinyTemplate, withDaemon } from "./service-fixture.js"
 
 /** Pids of this process's children running the spawner helper (`node -e <helper source>`). */
@@ -17,15 +18,6 @@ const spawnerHelpers = () =>
       return false
     }
   }).map(Number)
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe("SandboxService: a runner failure", () => {
   it.scopedLive("marks the sandbox failed and stops what still ran in it", () =>
@@ -55,8 +47,7 @@ describe("SandboxService: a runner failure", () => {
         const view = yield* sandboxes.inspect("doomed")
         expect(view.state).toBe("failed")
         expect(view.failure).toContain("spawner process")
-        yield* Effect.sleep("200 millis")
-        expect(alive(sleeper!)).toBe(false)
+        expect(yield* Effect.promise(() => exited(sleeper!, 2_000))).toBe(true)
       }))
       const types = (yield* allRecords(dir)).map((r) => r.type)
       expect(types).toContain("SandboxFailed")
