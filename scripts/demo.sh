@@ -64,10 +64,11 @@ const actions = {}
 for (const d of data("PolicyViolated")) actions[`${d.kind} (action ${d.action})`] = (actions[`${d.kind} (action ${d.action})`] ?? 0) + 1
 const files = data("FileChanged").length
 const processes = data("ProcessStarted").length
+const cpuSeconds = data("CpuUsed").reduce((sum, d) => sum + d.seconds, 0)
 console.log()
 console.log(`policy refusals: ${blocked + denied + refusedConnections} (${blocked} commands blocked at exec, ${denied} tool calls denied by access rules, ${refusedConnections} connection attempts denied by the network policy)`)
 console.log(`policy violations observed: ${Object.entries(actions).map(([k, n]) => `${n} ${k}`).join(", ") || "none"}`)
-console.log(`monitor observations: ${files} files changed, ${processes} processes started, ${connections.length} connection attempts`)
+console.log(`monitor observations: ${files} files changed, ${processes} processes started, ${connections.length} connection attempts, ${cpuSeconds.toFixed(2)} s of CPU`)
 if (blocked === 0 || files === 0 || processes === 0 || refusedConnections === 0) {
   console.error("expected at least one blocked command, changed file, started process and denied connection")
   process.exit(1)
