@@ -129,7 +129,8 @@ describe("policy engine, CPU", () => {
         yield* Effect.sleep("500 millis")
         expect(of(view.id, "PolicyViolated")(yield* records)).toEqual([])
         // in the background: the pause freezes it mid-loop, and an exec waiting on it would wait frozen too
-        yield* sandboxes.exec("spinner", { argv: ["sh", "-c", "timeout 1.5 sh -c 'while :; do :; done' >/dev/null 2>&1 &"] }, agent)
+        // (20 s, so that even a busy host gives it the half second long before then)
+        yield* sandboxes.exec("spinner", { argv: ["sh", "-c", "timeout 20 sh -c 'while :; do :; done' >/dev/null 2>&1 &"] }, agent)
         const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the pause to be recorded")
         expect(of(view.id, "CpuUsed")(all).length).toBeGreaterThan(0)
         expect(of(view.id, "PolicyViolated")(all)[0]?.data).toMatchObject({ kind: "quota", rule: "resources.quotas.daily_cpu_hours", action: "pause" })
