@@ -49,7 +49,7 @@ export const parseSince = (text: string, now: number): Either.Either<number, Inv
     : Either.left(new InvalidFilter({ option: "since", value: text, reason: "give an RFC 3339 time (2026-11-23T10:00:00Z) or a duration such as 30s, 10m, 2h, 7d" }))
 }
 
-/** `--type`: comma-separated event types or groups (files, processes, network, cpu, monitors, policy, commands, lifecycle). */
+/** `--type`: comma-separated event types or names of `groups`. */
 export const parseTypes = (text: string, known: ReadonlyArray<string>): Either.Either<ReadonlySet<string>, InvalidFilter> => {
   const out = new Set<string>()
   for (const part of text.split(",").map((p) => p.trim()).filter((p) => p.length > 0)) {

@@ -7,7 +7,7 @@ import { Console, Effect, Either, Option, Stream } from "effect"
 import { eventDefinitions } from "../../domain/events/catalogue.js"
 import { unsealData } from "../../domain/events/redactable.js"
 import type { LedgerRecord } from "../../domain/ledger/record.js"
-import { alertLevels, matches, parseSince, parseTypes, sandboxIdOf, type EventFilter } from "../../projections/event-filter.js"
+import { alertLevels, groups, matches, parseSince, parseTypes, sandboxIdOf, type EventFilter } from "../../projections/event-filter.js"
 import { resolveDataDir } from "../data-dir.js"
 import { summarize } from "../event-summary.js"
 import { dataDirOption } from "../options.js"
@@ -18,7 +18,7 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("one JSON object per line (JSON Lines) instead of text")),
   sandbox: Options.text("sandbox").pipe(Options.withDescription("only events of this sandbox (name or id)"), Options.optional),
   type: Options.text("type").pipe(
-    Options.withDescription("only these event types or groups, comma-separated: files, processes, network, cpu, monitors, policy, commands, lifecycle, or a type such as FileChanged"),
+    Options.withDescription(`only these event types or groups, comma-separated: ${Object.keys(groups).join(", ")}, or a type such as FileChanged`),
     Options.optional
   ),
   since: Options.text("since").pipe(Options.withDescription("only events at or after this time: RFC 3339, or a duration back from now (30s, 10m, 2h, 7d)"), Options.optional),

@@ -9,17 +9,17 @@ import { Effect, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CpuUsed, MonitorStarted, MonitorStopped } from "../../../domain/monitors/monitor-events.js"
+import { parseFlatKeyed } from "../../../runners/cgroups/layout.js"
 import { MonitorUnavailable, type Monitor } from "../monitor.js"
 
 export interface CpuMonitorOptions {
   readonly intervalMs?: number
 }
 
-/** usage_usec from cpu.stat's text; null when absent or not a number. */
+/** usage_usec from cpu.stat's text (flat-keyed, as the cgroup layer reads it); null when absent or not a count. */
 export const usageMicros = (cpuStat: string): number | null => {
-  const line = cpuStat.split("\n").find((l) => l.startsWith("usage_usec "))
-  const value = line === undefined ? NaN : Number(line.slice("usage_usec ".length).trim())
-  return Number.isSafeInteger(value) && value >= 0 ? value : null
+  const value = parseFlatKeyed(cpuStat).get("usage_usec")
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : null
 }
 
 export const makeCpuMonitor = (options: CpuMonitorOptions = {}): Monitor => {
