@@ -101,7 +101,7 @@ export const rootfs: fc.Arbitrary<Rootfs> = fc.oneof(
 )
 
 export const resources: fc.Arbitrary<Resources> = fc.record(
-  { cpu_cores: positiveNumber(64), memory_mb: positiveInt(1 << 20), pids: positiveInt(1 << 16), disk_gb: positiveNumber(4096), file_handles: fc.integer({ min: 16, max: 1 << 20 }) },
+  { cpu_cores: positiveNumber(64), memory_mb: positiveInt(1 << 20), pids: positiveInt(1 << 16), disk_gb: positiveNumber(4096), file_handles: fc.integer({ min: 16, max: 1 << 20 }), network_mbps: positiveNumber(10_000) },
   { requiredKeys: ["cpu_cores", "memory_mb", "pids"] }
 )
 

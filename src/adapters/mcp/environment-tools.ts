@@ -23,7 +23,8 @@ export const constraintsOf = (view: SandboxView): ToolOutput<"request_environmen
     memory_mb: view.resources.memory_mb,
     pids: view.resources.pids,
     ...(view.resources.disk_gb !== undefined ? { disk_gb: view.resources.disk_gb } : {}),
-    ...(view.resources.file_handles !== undefined ? { file_handles: view.resources.file_handles } : {})
+    ...(view.resources.file_handles !== undefined ? { file_handles: view.resources.file_handles } : {}),
+    ...(view.resources.network_mbps !== undefined ? { network_mbps: view.resources.network_mbps } : {})
   },
   network: { mode: view.network.mode, ...(view.network.allowlist !== undefined ? { allowlist: view.network.allowlist.map((e) => ({ host: e.host, ...(e.port !== undefined ? { port: e.port } : {}) })) } : {}) },
   policy: view.policy,

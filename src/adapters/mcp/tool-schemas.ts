@@ -27,7 +27,8 @@ const limits = Schema.Struct({
   memory_mb: Schema.Number,
   pids: Schema.Number,
   disk_gb: opt(Schema.Number),
-  file_handles: opt(Schema.Number.pipe(Schema.int()))
+  file_handles: opt(Schema.Number.pipe(Schema.int())),
+  network_mbps: opt(described(Schema.Number, "megabits per second each way through the egress proxy"))
 })
 const network = Schema.Struct({
   mode: Schema.Literal("none", "allowlist", "open"),

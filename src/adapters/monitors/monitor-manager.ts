@@ -32,7 +32,8 @@ export const monitorTarget = (dataDir: string, view: SandboxView, handle: Sandbo
     stateDir: path.join(dirs.root, "monitors"),
     cgroup: handle.cgroup,
     pid: handle.pid ?? 0,
-    network: view.network
+    network: view.network,
+    ...(view.resources.network_mbps !== undefined ? { networkMbps: view.resources.network_mbps } : {})
   }
 }
 

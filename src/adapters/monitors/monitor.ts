@@ -24,6 +24,8 @@ export interface MonitorTarget {
   readonly pid: number
   /** The sandbox's network mode and allowlist (template, narrowed by policy). */
   readonly network: Network
+  /** The sandbox's `network_mbps`, each way (template, narrowed by policy); absent: no limit. */
+  readonly networkMbps?: number
 }
 
 /**

@@ -27,8 +27,6 @@ export interface LaunchGrant {
   readonly resources: Resources
   readonly network: Network
   readonly sessionDurationHours: number | null
-  /** A limit no runner enforces yet; null when the policy sets none. */
-  readonly networkMbps: number | null
   readonly dns: { readonly filter: boolean; readonly blocked: ReadonlyArray<string> }
   readonly sudo: boolean
   readonly linuxCapabilities: ReadonlyArray<string>
@@ -71,14 +69,21 @@ export const checkLaunch = (policy: EffectivePolicy, request: LaunchRequest): Ei
   const pids = limit("resources.pids", "resources.limits.process_count", request.resources.pids, limits.process_count) ?? request.resources.pids
   const disk_gb = limit("resources.disk_gb", "resources.limits.disk_gb", request.resources.disk_gb, limits.disk_gb)
   const file_handles = limit("resources.file_handles", "resources.limits.file_handles", request.resources.file_handles, limits.file_handles)
+  const network_mbps = limit("resources.network_mbps", "resources.limits.network_mbps", request.resources.network_mbps, limits.network_mbps)
   const session = limit("session_duration_hours", "resources.limits.session_duration_hours", request.sessionDurationHours, limits.session_duration_hours)
   const network = narrowNetwork(policy, request.network)
   if (!sameNetwork(network, request.network)) narrowed.push({ field: "network", from: request.network, to: network, rule: "network" })
   return Either.right({
-    resources: { cpu_cores, memory_mb, pids, ...(disk_gb === undefined ? {} : { disk_gb }), ...(file_handles === undefined ? {} : { file_handles }) },
+    resources: {
+      cpu_cores,
+      memory_mb,
+      pids,
+      ...(disk_gb === undefined ? {} : { disk_gb }),
+      ...(file_handles === undefined ? {} : { file_handles }),
+      ...(network_mbps === undefined ? {} : { network_mbps })
+    },
     network,
     sessionDurationHours: session ?? null,
-    networkMbps: limits.network_mbps ?? null,
     dns: { filter: policy.network.dnsFilter, blocked: policy.network.dnsBlocked },
     sudo: policy.access.sudo,
     linuxCapabilities: policy.access.linuxCapabilities,

@@ -37,7 +37,9 @@ export const Resources = Schema.Struct({
   pids: PositiveInt,
   disk_gb: Schema.optionalWith(PositiveNumber, { exact: true }),
   /** Open files per process (RLIMIT_NOFILE, soft and hard); the runner's default when left out. */
-  file_handles: Schema.optionalWith(FileHandles, { exact: true })
+  file_handles: Schema.optionalWith(FileHandles, { exact: true }),
+  /** Megabits per second each way through the egress proxy (the only way out); no limit when left out. */
+  network_mbps: Schema.optionalWith(PositiveNumber, { exact: true })
 })
 export type Resources = Schema.Schema.Type<typeof Resources>
 

@@ -171,3 +171,20 @@ describe("policy engine, DNS", () => {
       }))
     }), { timeout: 120_000 })
 })
+
+describe("policy limits the monitors apply", () => {
+  it.scopedLive("network_mbps from the policy reaches the egress proxy: the network monitor starts with it", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        yield* apply({ name: "slow-net", description: "2 Mbit/s", extends: "restricted", network: { mode: "allowlist", allowlist: [{ host: "pypi.org", port: 443 }] }, resources: { limits: { network_mbps: 2 } } })
+        const sandboxes = yield* SandboxService
+        const template = { ...tinyTemplate, network: { mode: "allowlist" as const, allowlist: [{ host: "pypi.org", port: 443 }] } }
+        const view = yield* sandboxes.launch({ template, name: "throttled", actor: operator, policy: "slow-net" })
+        expect(view.resources.network_mbps).toBe(2)
+        const all = yield* waitFor((a) => of(view.id, "MonitorStarted")(a).some((r) => r.data["monitor"] === "network"), "the network monitor to start")
+        const started = of(view.id, "MonitorStarted")(all).find((r) => r.data["monitor"] === "network")
+        expect(started?.data["mechanism"]).toContain("at most 2 Mbit/s each way")
+      }))
+    }), { timeout: 120_000 })
+})

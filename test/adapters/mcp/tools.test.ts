@@ -14,7 +14,7 @@ let alice: Client
 
 beforeAll(async () => {
   host = await startHost([{ id: "alice" }, { id: "bound", policy: "strict" }, { id: "leaving" }])
-  await host.applyPolicy({ name: "strict", description: "restricted, with smaller sandboxes", extends: "restricted", resources: { limits: { memory_mb: 512 } } })
+  await host.applyPolicy({ name: "strict", description: "restricted, with smaller sandboxes", extends: "restricted", resources: { limits: { memory_mb: 512, network_mbps: 3 } } })
   alice = await host.connect("alice")
 }, 60_000)
 
@@ -135,6 +135,7 @@ describe("the MCP tools", () => {
     expect(await failure(bound, "request_environment", { template: "research-env", name: "b1", policy: "open" })).toContain("bound to policy 'strict'")
     const env = await ok(bound, "request_environment", { template: "research-env", name: "b1" })
     expect(env.constraints.policy).toBe("strict")
+    expect(env.constraints.limits).toMatchObject({ memory_mb: 256, network_mbps: 3 })
     await ok(bound, "release_environment", { environment: "b1" })
   }, 60_000)
 

@@ -66,6 +66,7 @@ describe("policy checks never allow what the policy denies", () => {
           within(grant.resources.pids, limits.process_count, wanted.pids)
           within(grant.resources.disk_gb, limits.disk_gb, wanted.disk_gb)
           within(grant.resources.file_handles, limits.file_handles, wanted.file_handles)
+          within(grant.resources.network_mbps, limits.network_mbps, wanted.network_mbps)
           // cpu_percent is a share of the granted cores
           if (limits.cpu_percent !== undefined)
             expect(grant.resources.cpu_cores).toBeLessThanOrEqual(Math.max(0.001, (Math.min(wanted.cpu_cores, limits.cpu_cores ?? Infinity) * limits.cpu_percent) / 100 + 0.0005))

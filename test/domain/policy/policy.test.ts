@@ -101,18 +101,27 @@ describe("checkLaunch", () => {
 
   it("narrows a template to the policy: the smaller limit and the stricter network", () => {
     const grant = Either.getOrThrow(checkLaunch(resolved("standard"), template))
-    // standard: 2 cores at cpu_percent 80 are 1.6 cores of CPU time; file_handles 4096
-    expect(grant.resources).toEqual({ cpu_cores: 1.6, memory_mb: 4096, pids: 512, disk_gb: 10, file_handles: 4096 })
+    // standard: 2 cores at cpu_percent 80 are 1.6 cores of CPU time; file_handles 4096; network_mbps 10
+    expect(grant.resources).toEqual({ cpu_cores: 1.6, memory_mb: 4096, pids: 512, disk_gb: 10, file_handles: 4096, network_mbps: 10 })
     expect(grant.narrowed).toEqual(expect.arrayContaining([
       { field: "resources.cpu_cores", from: 4, to: 2, rule: "resources.limits.cpu_cores" },
       { field: "resources.cpu_cores", from: 2, to: 1.6, rule: "resources.limits.cpu_percent" },
-      { field: "resources.file_handles", from: null, to: 4096, rule: "resources.limits.file_handles" }
+      { field: "resources.file_handles", from: null, to: 4096, rule: "resources.limits.file_handles" },
+      { field: "resources.network_mbps", from: null, to: 10, rule: "resources.limits.network_mbps" }
     ]))
     expect(grant.sessionDurationHours).toBe(8)
     expect(grant.network.mode).toBe("allowlist")
     expect(grant.network.allowlist).toContainEqual({ host: "pypi.org", port: 443 })
     expect(grant.narrowed.map((n) => n.field)).toEqual(expect.arrayContaining(["resources.cpu_cores", "network"]))
     expect(Either.getOrThrow(checkLaunch(resolved("restricted"), template)).network).toEqual({ mode: "none" })
+  })
+
+  it("narrows network_mbps like the other limits: the policy's when the template asks more or nothing", () => {
+    const asking = (network_mbps: number) => ({ ...template, resources: { ...template.resources, network_mbps } })
+    expect(Either.getOrThrow(checkLaunch(resolved("standard"), asking(100))).resources.network_mbps).toBe(10)
+    expect(Either.getOrThrow(checkLaunch(resolved("standard"), asking(2.5))).resources.network_mbps).toBe(2.5)
+    expect(Either.getOrThrow(checkLaunch(resolved("restricted"), asking(2.5))).resources.network_mbps).toBe(2.5)
+    expect(Either.getOrThrow(checkLaunch(resolved("restricted"), template)).resources.network_mbps).toBeUndefined()
   })
 
   it("keeps only allowlist entries both sides allow", () => {

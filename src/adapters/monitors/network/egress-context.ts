@@ -1,9 +1,11 @@
 // What the proxy and the DNS filter share: the policy, a resolver that only asks the system for names
-// the policy admits, and where observations go.
+// the policy admits, where observations go, and the sandbox's bandwidth buckets.
 import * as dns from "node:dns"
 import * as os from "node:os"
 import type { Schema } from "effect"
 import type { ConnectionAttempted } from "../../../domain/monitors/monitor-events.js"
+import { makeBandwidth } from "./bandwidth.js"
+import type { Bandwidth } from "./bandwidth.js"
 import { parseIp } from "./address.js"
 import type { IpAddress } from "./address.js"
 import { compilePolicy, decideName, normalizeName } from "./egress-policy.js"
@@ -20,6 +22,8 @@ export interface EgressContext {
   readonly resolve: (name: string) => Promise<ReadonlyArray<IpAddress>>
   readonly record: (observation: ConnectionObservation) => void
   readonly connectTimeoutMs: number
+  /** The sandbox's `network_mbps`, each way, over all its proxied connections; null: no limit. */
+  readonly bandwidth: Bandwidth | null
 }
 
 /** Every address of every interface of this host. */
@@ -32,6 +36,7 @@ export const makeEgressContext = (options: {
   readonly hosts: Readonly<Record<string, ReadonlyArray<string>>>
   readonly record: (observation: ConnectionObservation) => void
   readonly connectTimeoutMs?: number
+  readonly networkMbps?: number | null
 }): EgressContext => {
   const hosts = new Map<string, ReadonlyArray<IpAddress>>()
   for (const [name, addresses] of Object.entries(options.hosts)) {
@@ -57,5 +62,12 @@ export const makeEgressContext = (options: {
       return []
     }
   }
-  return { sandboxId: options.sandboxId, policy, resolve, record: options.record, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 }
+  return {
+    sandboxId: options.sandboxId,
+    policy,
+    resolve,
+    record: options.record,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    bandwidth: options.networkMbps === undefined || options.networkMbps === null ? null : makeBandwidth(options.networkMbps)
+  }
 }

@@ -1,9 +1,10 @@
 // The egress proxy's side of one sandbox connection: read the request head, decide on the resolved
 // address, connect to exactly that address from the host, pipe both ways, and record the attempt
-// (denied at once; allowed on close, with the bytes each way).
+// (denied at once; allowed on close, with the bytes each way), at most at the sandbox's bandwidth.
 import { Either } from "effect"
 import * as net from "node:net"
 import { formatIp, parseIp } from "./address.js"
+import { relay } from "./bandwidth.js"
 import type { IpAddress } from "./address.js"
 import { decideConnection, decideName } from "./egress-policy.js"
 import type { Decision } from "./egress-policy.js"
@@ -107,19 +108,17 @@ const forward = (ctx: EgressContext, client: net.Socket, request: ProxyRequest, 
     const first = Buffer.concat([request.kind === "http" ? Buffer.from(forwardHead(request), "latin1") : Buffer.alloc(0), rest])
     sent += first.length
     if (first.length > 0) upstream.write(first)
-    client.on("data", (chunk: Buffer) => {
-      sent += chunk.length
-      if (!upstream.write(chunk)) client.pause()
-    })
-    upstream.on("drain", () => client.resume())
-    upstream.on("data", (chunk: Buffer) => {
-      received += chunk.length
-      if (!client.write(chunk)) upstream.pause()
-    })
-    client.on("drain", () => upstream.resume())
+    // the head and the bytes that came with it were read before the relays: they count against the bucket too
+    if (first.length > 0) ctx.bandwidth?.up.take(first.length, performance.now())
+    const relays = [
+      relay(client, upstream, ctx.bandwidth?.up ?? null, (n) => (sent += n)),
+      relay(upstream, client, ctx.bandwidth?.down ?? null, (n) => (received += n))
+    ]
+    const stop = () => relays.forEach((r) => r.stop())
+    client.once("close", stop)
+    upstream.once("close", stop)
     client.on("end", () => upstream.end())
     upstream.on("end", () => client.end())
-    client.resume()
   })
 }
 

@@ -69,7 +69,8 @@ export const make = (options: NetworkMonitorOptions = {}): Monitor => ({
         network: target.network,
         hosts: options.hosts ?? {},
         record: (observation) => recorder.push(connectionEvent(observation)),
-        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs })
+        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+        networkMbps: target.networkMbps ?? null
       })
       const proxyPort = options.proxyPort ?? PROXY_PORT
       const dnsPort = options.dnsPort ?? DNS_PORT
@@ -114,7 +115,7 @@ export const make = (options: NetworkMonitorOptions = {}): Monitor => ({
         return yield* Effect.fail(new MonitorUnavailable({ monitor: "network", reason: `connect() tracing: ${trace.left}` }))
       }
       const blindSpots = trace._tag === "Left" ? [`raw connect() attempts are not recorded: ${trace.left}`, ...BLIND_SPOTS] : BLIND_SPOTS
-      const mechanism = `egress proxy 127.0.0.1:${proxyPort} and DNS filter 127.0.0.1:${dnsPort} inside the sandbox's network namespace (sockets held by the daemon, mode ${target.network.mode})${trace._tag === "Right" ? `; ${MECHANISM}` : ""}`
+      const mechanism = `egress proxy 127.0.0.1:${proxyPort} and DNS filter 127.0.0.1:${dnsPort} inside the sandbox's network namespace (sockets held by the daemon, mode ${target.network.mode}${target.networkMbps === undefined ? "" : `, at most ${target.networkMbps} Mbit/s each way`})${trace._tag === "Right" ? `; ${MECHANISM}` : ""}`
       yield* sink
         .append([{ type: MonitorStarted.type, data: { sandboxId: target.sandboxId, monitor: "network", mechanism, blindSpots } }])
         .pipe(Effect.mapError((error) => new MonitorUnavailable({ monitor: "network", reason: error.message })))

@@ -40,7 +40,7 @@ interface Monitored {
   readonly waitFor: (match: (o: Observed) => boolean, what: string) => Effect.Effect<Observed>
 }
 
-const monitored = (network: Network, options: NetworkMonitorOptions = {}): Effect.Effect<Monitored, unknown, Scope.Scope | Ledger | EventStore> =>
+const monitored = (network: Network, options: NetworkMonitorOptions = {}, networkMbps?: number): Effect.Effect<Monitored, unknown, Scope.Scope | Ledger | EventStore> =>
   Effect.gen(function* () {
     const ledger = yield* Ledger
     const store = yield* EventStore
@@ -55,7 +55,8 @@ const monitored = (network: Network, options: NetworkMonitorOptions = {}): Effec
         stateDir: path.join(dir, "monitor-state"),
         cgroup: sandbox.handle.cgroup,
         pid: sandbox.handle.pid ?? -1,
-        network
+        network,
+        ...(networkMbps === undefined ? {} : { networkMbps })
       },
       ledgerSink(ledger, sandbox.spec.id, "network")
     )
@@ -128,6 +129,43 @@ describe("network monitor (bwrap sandbox, real proxy, DNS filter and bpftrace)",
         expect(all[0]?.data["blindSpots"]).not.toContainEqual(expect.stringContaining("raw connect() attempts are not recorded"))
       })
     ), 60_000)
+
+  it.scopedLive("network_mbps: the proxy carries at most the limit each way, shared by all of the sandbox's connections", () =>
+    withLedger(
+      Effect.gen(function* () {
+        const MB = 1_000_000
+        // 4 Mbit/s is 500,000 bytes a second each way; the bucket starts with 64 KiB and one read may overdraw it
+        const least = (MB - 2 * 64 * 1024) / 500_000
+        // two downloads of half a megabyte at once: the sizes they got, then the seconds both took
+        const halves = curl(`http://${world.remote}:8080/bytes/${MB / 2}`, "-m 30 -o /dev/null -w '%{size_download}\\n'")
+        const download = `start=$(date +%s.%N); (${halves} & ${halves} & wait); end=$(date +%s.%N); echo "$start $end" | awk '{print $2 - $1}'`
+        const downloaded = (text: string) => {
+          const lines = text.trim().split("\n")
+          return { sizes: lines.slice(0, 2), seconds: Number(lines[2]) }
+        }
+        // one upload of a megabyte: what the server got, and the seconds it took
+        const upload = `head -c ${MB} /dev/zero > /workspace/up && ${curl(`http://${world.remote}:8080/up`, "-m 30 --data-binary @/workspace/up -w ' %{time_total}'")}`
+
+        const free = yield* monitored(allowlist(world))
+        const limited = yield* monitored(allowlist(world), {}, 4)
+        const freeDown = downloaded(out(yield* free.sandbox.sh(download)))
+        const limitedDown = downloaded(out(yield* limited.sandbox.sh(download)))
+        expect(freeDown.sizes).toEqual([String(MB / 2), String(MB / 2)])
+        expect(limitedDown.sizes).toEqual([String(MB / 2), String(MB / 2)])
+        expect(limitedDown.seconds).toBeGreaterThanOrEqual(least)
+        expect(freeDown.seconds).toBeLessThan(limitedDown.seconds / 2)
+
+        const [got, bytes, seconds] = out(yield* limited.sandbox.sh(upload)).trim().split(/\s+/)
+        expect([got, bytes]).toEqual(["world-got", String(MB)])
+        expect(Number(seconds)).toBeGreaterThanOrEqual(least)
+
+        // the limit is declared where the monitor says how it works, and the bytes are still counted
+        const sent = yield* limited.waitFor((o) => attempt(o)?.["via"] === "proxy" && Number(attempt(o)?.["bytesSent"]) >= MB, "for the upload")
+        expect(sent.data).toMatchObject({ address: world.remote, port: 8080, decision: "allowed" })
+        const started = (yield* limited.observed).find((o) => o.type === "MonitorStarted")
+        expect(started?.data["mechanism"]).toContain("at most 4 Mbit/s each way")
+      })
+    ), 90_000)
 
   it.scopedLive("none: a connection attempt is traced at connect() and recorded as denied", () =>
     withLedger(

@@ -1,5 +1,6 @@
 // The tests' "outside world": a network namespace joined to the host by a veth pair, with HTTP servers
-// inside it (ports 8080 and 8081), and one HTTP server on the host's loopback that no sandbox may reach.
+// inside it (ports 8080 and 8081: `/bytes/<n>` answers n bytes, a POST the count of bytes it got), and
+// one HTTP server on the host's loopback that no sandbox may reach.
 // Only namespaces and addresses this file creates; everything is removed by `close`.
 import { execFileSync, spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -8,7 +9,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 
 export interface World {
-  /** The namespace's address (servers on 8080 and 8081 answer `world-ok <port> <path>`). */
+  /** The namespace's address (servers on 8080 and 8081 answer `world-ok <port> <path>`, `/bytes/<n>`: n bytes, a POST: `world-got <n>`). */
   readonly remote: string
   /** This host's end of the veth pair. */
   readonly hostSide: string
@@ -20,7 +21,16 @@ export interface World {
 
 const SERVER = `
 const http = require("node:http")
-for (const port of [8080, 8081]) http.createServer((req, res) => { req.resume(); res.end("world-ok " + port + " " + req.url + "\\n") }).listen(port, "0.0.0.0")
+const bytes = /^\\/bytes\\/(\\d{1,8})$/
+for (const port of [8080, 8081]) http.createServer((req, res) => {
+  let received = 0
+  req.on("data", (chunk) => { received += chunk.length })
+  req.on("end", () => {
+    const asked = bytes.exec(req.url)
+    if (asked) return res.end(Buffer.alloc(Number(asked[1]), 120))
+    res.end(req.method === "POST" ? "world-got " + received + "\\n" : "world-ok " + port + " " + req.url + "\\n")
+  })
+}).listen(port, "0.0.0.0")
 process.stdout.write("up\\n")
 `
 
