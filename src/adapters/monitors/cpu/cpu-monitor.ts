@@ -3,9 +3,10 @@
 // (10 s by default) and on flush and stop, and records what was used since the previous reading as
 // `CpuUsed`, which the policy engine counts against `daily_cpu_hours`. A reading that fails (the
 // cgroup is gone: the sandbox was destroyed) records nothing; a failed append is retried with the
-// next reading, which then covers both windows. CPU used while no monitor ran (the daemon was down)
-// is not counted: the monitor manager records that time as a MonitorGap.
-import { Effect, Schedule } from "effect"
+// next reading, which then covers both windows. The last recorded reading is kept in the monitor's
+// state dir, so a monitor started again on the same cgroup (a restarted daemon) records what the
+// sandbox used while none watched it, as a window from that reading.
+import { Effect, Either, Schedule, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { CpuUsed, MonitorStarted, MonitorStopped } from "../../../domain/monitors/monitor-events.js"
@@ -20,6 +21,39 @@ export interface CpuMonitorOptions {
 export const usageMicros = (cpuStat: string): number | null => {
   const value = parseFlatKeyed(cpuStat).get("usage_usec")
   return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : null
+}
+
+/** The last reading recorded, as kept in the monitor's state dir. */
+export const SavedReading = Schema.Struct({
+  cgroup: Schema.String,
+  usageUsec: Schema.NonNegativeInt,
+  at: Schema.String.pipe(Schema.filter((at) => !Number.isNaN(Date.parse(at)), { message: () => "a date and time" }))
+})
+export type SavedReading = Schema.Schema.Type<typeof SavedReading>
+
+/** A saved reading from the file's bytes; null for anything else (a torn write, another format). */
+export const decodeSavedReading = (text: string): SavedReading | null => Either.getOrNull(Schema.decodeUnknownEither(Schema.parseJson(SavedReading))(text))
+
+const READING_FILE = "cpu-reading.json"
+
+const loadReading = (stateDir: string): SavedReading | null => {
+  try {
+    return decodeSavedReading(fs.readFileSync(path.join(stateDir, READING_FILE), "utf8"))
+  } catch {
+    return null
+  }
+}
+
+// Best effort: a reading not saved only means a later monitor cannot count the time before it.
+const saveReading = (stateDir: string, reading: SavedReading) => {
+  try {
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+    const temp = path.join(stateDir, `.${READING_FILE}.tmp`)
+    fs.writeFileSync(temp, JSON.stringify(reading), { mode: 0o600 })
+    fs.renameSync(temp, path.join(stateDir, READING_FILE))
+  } catch {
+    // the state dir is not writable: nothing to keep
+  }
 }
 
 export const makeCpuMonitor = (options: CpuMonitorOptions = {}): Monitor => {
@@ -38,8 +72,12 @@ export const makeCpuMonitor = (options: CpuMonitorOptions = {}): Monitor => {
         }
         const first = read()
         if (first === null) return yield* new MonitorUnavailable({ monitor: "cpu", reason: `cannot read usage_usec from ${file}` })
-        let last = first
-        let lastAt = new Date().toISOString()
+        // the same cgroup's counter never goes back: a saved reading above it is from another life of the path
+        const saved = loadReading(target.stateDir)
+        const resumed = saved !== null && saved.cgroup === target.cgroup && saved.usageUsec <= first ? saved : null
+        let last = resumed?.usageUsec ?? first
+        let lastAt = resumed?.at ?? new Date().toISOString()
+        if (resumed === null) saveReading(target.stateDir, { cgroup: target.cgroup, usageUsec: last, at: lastAt })
         let observed = 0
         yield* sink
           .append([{ type: MonitorStarted.type, data: { sandboxId: target.sandboxId, monitor: "cpu", mechanism: `cgroup v2 cpu.stat usage_usec, read every ${intervalMs / 1000} s`, blindSpots: [] } }])
@@ -56,8 +94,11 @@ export const makeCpuMonitor = (options: CpuMonitorOptions = {}): Monitor => {
             last = now
             lastAt = at
             observed += 1
+            saveReading(target.stateDir, { cgroup: target.cgroup, usageUsec: now, at })
           })
         )
+        // what was used while no monitor watched goes in at once, not with the first timed reading
+        if (resumed !== null) yield* sample
         yield* Effect.forkScoped(Effect.repeat(Effect.delay(sample, `${intervalMs} millis`), Schedule.forever))
         yield* Effect.addFinalizer(() =>
           sample.pipe(

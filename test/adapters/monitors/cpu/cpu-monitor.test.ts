@@ -1,12 +1,20 @@
-// The CPU monitor: cpu.stat parsing (fast-check: any text gives a count or null, never a throw), and
-// against a real bwrap sandbox: the CPU time of a command's work is recorded as CpuUsed windows that
-// add up to what the sandbox's cgroup counted, and the monitor's start and stop are recorded.
+// The CPU monitor: cpu.stat and saved-reading parsing (fast-check: any text gives a value or null,
+// never a throw), and against a real bwrap sandbox: the CPU time of a command's work is recorded as
+// CpuUsed windows that add up to what the sandbox's cgroup counted, the monitor's start and stop are
+// recorded, and a monitor started again counts what the sandbox used while none watched it.
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { Effect } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { makeCpuMonitor, usageMicros } from "../../../../src/adapters/monitors/cpu/cpu-monitor.js"
+import { decodeSavedReading, makeCpuMonitor, usageMicros } from "../../../../src/adapters/monitors/cpu/cpu-monitor.js"
+import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
+import { ledgerSink } from "../../../../src/adapters/monitors/ledger-sink.js"
+import type { MonitorTarget } from "../../../../src/adapters/monitors/monitor.js"
+import { EventStore } from "../../../../src/adapters/store/event-store.js"
+import { observationStream } from "../../../../src/domain/monitors/monitor-events.js"
+import { launchSandbox, testRunner } from "../../../runners/bwrap/sandbox-fixture.js"
+import { ledgerLayer } from "../../../support/ledger-fixture.js"
 import { fromRunnerHandle } from "../../../../src/adapters/sandbox/mapping.js"
 import { SandboxService } from "../../../../src/adapters/sandbox/sandbox-service.js"
 import { agent, dataDir, operator, tinyTemplate } from "../../sandbox/service-fixture.js"
@@ -61,5 +69,71 @@ describe("CPU monitor (bwrap sandbox)", () => {
         const coverage = all.filter((r) => (r.type === "MonitorStarted" || r.type === "MonitorStopped") && r.data["monitor"] === "cpu").map((r) => r.type)
         expect(coverage).toEqual(["MonitorStarted", "MonitorStopped"])
       }), undefined, [makeCpuMonitor({ intervalMs: 200 })])
+    }), { timeout: 60_000 })
+})
+
+describe("decodeSavedReading", () => {
+  it("takes the monitor's own file and refuses anything else", () => {
+    expect(decodeSavedReading(JSON.stringify({ cgroup: "/sys/fs/cgroup/x", usageUsec: 12, at: "2026-11-24T10:00:00.000Z" }))).toEqual({ cgroup: "/sys/fs/cgroup/x", usageUsec: 12, at: "2026-11-24T10:00:00.000Z" })
+    expect(decodeSavedReading(JSON.stringify({ cgroup: "/x", usageUsec: -1, at: "2026-11-24T10:00:00.000Z" }))).toBeNull()
+    expect(decodeSavedReading(JSON.stringify({ cgroup: "/x", usageUsec: 1, at: "yesterday-ish" }))).toBeNull()
+    expect(decodeSavedReading('{"cgroup": "/x", "usageUsec": 1, "at": "2026-11-24T10:00:00.000Z"')).toBeNull()
+  })
+
+  it("gives a reading or null for any text, and reads back any reading it wrote", () => {
+    fc.assert(fc.property(fc.string(), (text) => {
+      const reading = decodeSavedReading(text)
+      expect(reading === null || (Number.isSafeInteger(reading.usageUsec) && reading.usageUsec >= 0)).toBe(true)
+    }))
+    fc.assert(fc.property(fc.string(), fc.nat(), fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), (cgroup, usageUsec, date) => {
+      const reading = { cgroup, usageUsec, at: date.toISOString() }
+      expect(decodeSavedReading(JSON.stringify(reading))).toEqual(reading)
+    }))
+  })
+})
+
+describe("CPU monitor, started again on the same sandbox", () => {
+  it.scopedLive("records the CPU time used while no monitor watched, as a window from its last reading", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* Effect.gen(function* () {
+        const ledger = yield* Ledger
+        const store = yield* EventStore
+        const sandbox = yield* launchSandbox(yield* testRunner, dir, "cpu-again")
+        const target: MonitorTarget = {
+          sandboxId: sandbox.spec.id,
+          runner: "bwrap",
+          workspaceDir: sandbox.spec.workspaceDir,
+          stateDir: path.join(dir, "monitor-state"),
+          cgroup: sandbox.handle.cgroup,
+          pid: sandbox.handle.pid ?? -1,
+          network: { mode: "none" }
+        }
+        const usage = () => usageMicros(fs.readFileSync(path.join(target.cgroup, "cpu.stat"), "utf8"))! / 1e6
+        const watch = Effect.scoped(Effect.asVoid(makeCpuMonitor({ intervalMs: 60_000 }).start(target, ledgerSink(ledger, target.sandboxId, "cpu"))))
+        const work = sandbox.sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+        const used = Effect.map(Stream.runCollect(store.readStream(observationStream(target.sandboxId))), (all) => [...all].map((r) => r.record).filter((r) => r.type === "CpuUsed"))
+
+        yield* watch
+        const seen = (yield* used).length
+        const unwatchedFrom = new Date().toISOString()
+        const before = usage()
+        yield* work
+        const unwatched = usage() - before
+        yield* watch
+        const after = yield* used
+        const [gap] = after.slice(seen)
+        expect(unwatched).toBeGreaterThan(0.05)
+        expect(gap).toBeDefined()
+        expect(String(gap!.data["from"]) <= unwatchedFrom).toBe(true)
+        expect(Math.abs((gap!.data["seconds"] as number) - unwatched)).toBeLessThan(0.05)
+
+        // a reading saved for another cgroup is not this sandbox's: the next monitor starts from now
+        fs.writeFileSync(path.join(target.stateDir, "cpu-reading.json"), JSON.stringify({ cgroup: "/sys/fs/cgroup/elsewhere", usageUsec: 0, at: "2026-01-01T00:00:00.000Z" }))
+        yield* work
+        const count = after.length
+        yield* watch
+        expect((yield* used).slice(count).every((r) => r.data["from"] !== "2026-01-01T00:00:00.000Z")).toBe(true)
+      }).pipe(Effect.provide(Layer.fresh(ledgerLayer(dir))))
     }), { timeout: 60_000 })
 })
