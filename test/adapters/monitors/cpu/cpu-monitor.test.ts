@@ -10,11 +10,11 @@ import * as path from "node:path"
 import { decodeSavedReading, makeCpuMonitor, usageMicros } from "../../../../src/adapters/monitors/cpu/cpu-monitor.js"
 import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
 import { ledgerSink } from "../../../../src/adapters/monitors/ledger-sink.js"
-import type { MonitorTarget } from "../../../../src/adapters/monitors/monitor.js"
 import { EventStore } from "../../../../src/adapters/store/event-store.js"
 import { observationStream } from "../../../../src/domain/monitors/monitor-events.js"
 import { launchSandbox, testRunner } from "../../../runners/bwrap/sandbox-fixture.js"
 import { ledgerLayer } from "../../../support/ledger-fixture.js"
+import { monitorTargetOf } from "../monitor-target.js"
 import { fromRunnerHandle } from "../../../../src/adapters/sandbox/mapping.js"
 import { SandboxService } from "../../../../src/adapters/sandbox/sandbox-service.js"
 import { agent, dataDir, operator, tinyTemplate } from "../../sandbox/service-fixture.js"
@@ -100,15 +100,7 @@ describe("CPU monitor, started again on the same sandbox", () => {
         const ledger = yield* Ledger
         const store = yield* EventStore
         const sandbox = yield* launchSandbox(yield* testRunner, dir, "cpu-again")
-        const target: MonitorTarget = {
-          sandboxId: sandbox.spec.id,
-          runner: "bwrap",
-          workspaceDir: sandbox.spec.workspaceDir,
-          stateDir: path.join(dir, "monitor-state"),
-          cgroup: sandbox.handle.cgroup,
-          pid: sandbox.handle.pid ?? -1,
-          network: { mode: "none" }
-        }
+        const target = monitorTargetOf(sandbox)
         const usage = () => usageMicros(fs.readFileSync(path.join(target.cgroup, "cpu.stat"), "utf8"))! / 1e6
         const watch = Effect.scoped(Effect.asVoid(makeCpuMonitor({ intervalMs: 60_000 }).start(target, ledgerSink(ledger, target.sandboxId, "cpu"))))
         const work = sandbox.sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")

@@ -16,6 +16,7 @@ import { decodeEventData } from "../../../../src/domain/events/catalogue.js"
 import { observationStream } from "../../../../src/domain/monitors/monitor-events.js"
 import { dataDir, launchSandbox, testRunner, type TestSandbox } from "../../../runners/bwrap/sandbox-fixture.js"
 import { ledgerLayer } from "../../../support/ledger-fixture.js"
+import { monitorTargetOf } from "../monitor-target.js"
 
 export interface Observation {
   readonly type: string
@@ -62,15 +63,7 @@ export const monitoredSandbox = <A, E>(
     return yield* Effect.gen(function* () {
       const ledger = yield* Ledger
       const store = yield* EventStore
-      const target = {
-        sandboxId: sandbox.spec.id,
-        runner: "bwrap",
-        workspaceDir: workspace,
-        stateDir: path.join(dir, "monitor-state"),
-        cgroup: sandbox.handle.cgroup,
-        pid: sandbox.handle.pid ?? 0,
-        network: { mode: "none" as const }
-      }
+      const target = monitorTargetOf(sandbox)
       const sink = wrapSink(ledgerSink(ledger, sandbox.spec.id, "files"))
       const { result, stats } = yield* Effect.scoped(
         Effect.gen(function* () {

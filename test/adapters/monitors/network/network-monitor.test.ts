@@ -3,7 +3,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Stream } from "effect"
 import type { Scope } from "effect"
-import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
 import { ledgerSink } from "../../../../src/adapters/monitors/ledger-sink.js"
@@ -16,6 +15,7 @@ import type { Network } from "../../../../src/domain/sandbox/template.js"
 import { dataDir, launchSandbox, out, testRunner } from "../../../runners/bwrap/sandbox-fixture.js"
 import type { TestSandbox } from "../../../runners/bwrap/sandbox-fixture.js"
 import { ledgerLayer } from "../../../support/ledger-fixture.js"
+import { monitorTargetOf } from "../monitor-target.js"
 import { openWorld } from "./world.js"
 import type { World } from "./world.js"
 
@@ -48,16 +48,7 @@ const monitored = (network: Network, options: NetworkMonitorOptions = {}, networ
     const dir = yield* dataDir
     const sandbox = yield* launchSandbox(runner, dir, "net", { network: network.mode })
     const monitor = yield* networkMonitor({ syscallTrace: "required", ...options }).start(
-      {
-        sandboxId: sandbox.spec.id,
-        runner: "bwrap",
-        workspaceDir: sandbox.spec.workspaceDir,
-        stateDir: path.join(dir, "monitor-state"),
-        cgroup: sandbox.handle.cgroup,
-        pid: sandbox.handle.pid ?? -1,
-        network,
-        ...(networkMbps === undefined ? {} : { networkMbps })
-      },
+      monitorTargetOf(sandbox, network, networkMbps),
       ledgerSink(ledger, sandbox.spec.id, "network")
     )
     const observed = Effect.gen(function* () {

@@ -6,30 +6,18 @@ import type { Scope } from "effect"
 import { expect } from "vitest"
 import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
 import { ledgerSink } from "../../../../src/adapters/monitors/ledger-sink.js"
-import type { MonitorTarget, RunningMonitor } from "../../../../src/adapters/monitors/monitor.js"
+import type { RunningMonitor } from "../../../../src/adapters/monitors/monitor.js"
 import type { ProcessMonitor } from "../../../../src/adapters/monitors/processes/process-monitor.js"
 import { EventStore } from "../../../../src/adapters/store/event-store.js"
 import { decodeEventData } from "../../../../src/domain/events/catalogue.js"
 import { observationStream } from "../../../../src/domain/monitors/monitor-events.js"
 import { ledgerLayer, removeDir, tempDir } from "../../../support/ledger-fixture.js"
 import { dataDir, launchSandbox, testRunner, type TestSandbox } from "../../../runners/bwrap/sandbox-fixture.js"
+import { monitorTargetOf } from "../monitor-target.js"
 
 export interface Observation {
   readonly type: string
   readonly data: Record<string, unknown>
-}
-
-export const targetOf = (sandbox: TestSandbox): MonitorTarget => {
-  if (sandbox.handle.pid === null) throw new Error(`sandbox ${sandbox.handle.id} has no pid after start`)
-  return {
-    sandboxId: sandbox.handle.id,
-    runner: "bwrap",
-    workspaceDir: sandbox.spec.workspaceDir,
-    stateDir: sandbox.spec.stateDir,
-    cgroup: sandbox.handle.cgroup,
-    pid: sandbox.handle.pid,
-    network: { mode: "none" }
-  }
 }
 
 /** A fresh ledger in a temp dir, removed with the scope. */
@@ -48,7 +36,7 @@ export const sandboxes = (count: number, label: string): Effect.Effect<ReadonlyA
 export const watch = (monitor: ProcessMonitor, sandbox: TestSandbox): Effect.Effect<RunningMonitor, unknown, Scope.Scope | Ledger> =>
   Effect.gen(function* () {
     const ledger = yield* Ledger
-    return yield* monitor.start(targetOf(sandbox), ledgerSink(ledger, sandbox.handle.id, "processes"))
+    return yield* monitor.start(monitorTargetOf(sandbox), ledgerSink(ledger, sandbox.handle.id, "processes"))
   })
 
 /** Every event of the sandbox's observations stream, decoded with the catalogue. */
