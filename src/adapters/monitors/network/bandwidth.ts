@@ -3,6 +3,7 @@
 // limit. A chunk already read is always passed on; the bucket goes into debt and the source is not
 // read again until the debt is paid, so over any interval a direction carries at most the burst plus
 // the rate times the interval, one chunk more at most.
+import type * as net from "node:net"
 
 /** Bytes per second for a limit in megabits per second (1 Mbit = 10^6 bits). */
 export const bytesPerSecond = (mbps: number): number => (mbps * 1_000_000) / 8
@@ -51,12 +52,7 @@ export interface Relay {
  * Pipes `from` into `to` with backpressure, counting every byte, and with a bucket, never faster than
  * it allows. The source is read while neither the destination is full nor the bucket in debt.
  */
-export const relay = (
-  from: NodeJS.ReadableStream & { pause(): unknown; resume(): unknown },
-  to: NodeJS.WritableStream & { on(event: "drain", listener: () => void): unknown },
-  bucket: Bucket | null,
-  counted: (bytes: number) => void
-): Relay => {
+export const relay = (from: net.Socket, to: net.Socket, bucket: Bucket | null, counted: (bytes: number) => void): Relay => {
   let full = false
   let owed: NodeJS.Timeout | null = null
   let stopped = false
