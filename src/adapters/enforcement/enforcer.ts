@@ -1,8 +1,9 @@
 // The enforcement engine: watches what the monitors record, finds the policy rules it breaks
-// (domain/policy/observation-rules.ts), records PolicyViolated and carries out the policy's action
-// (alert, kill the process, pause or stop the sandbox), itself recorded as PolicyActionTaken. It also
-// stops a sandbox whose session is over, at the time its SandboxRequested says (`Effect.sleep`: the
-// Clock of the caller, so tests drive it with the TestClock).
+// (domain/policy/observation-rules.ts; `disk_gb` against the workspace's size, workspace-size.ts),
+// records PolicyViolated and carries out the policy's action (alert, kill the process, pause or stop
+// the sandbox), itself recorded as PolicyActionTaken. It also stops a sandbox whose session is over,
+// at the time its SandboxRequested says (`Effect.sleep`: the Clock of the caller, so tests drive it
+// with the TestClock).
 // Observations are queued and handled by one fiber: an action (stop) ends the monitors, which flush
 // through the very sink that fed the queue, so acting inside the sink would deadlock.
 import * as fs from "node:fs"
@@ -15,6 +16,7 @@ import { PolicyActionTaken, PolicyViolated, type ActionOutcome } from "../../dom
 import type { ViolationAction } from "../../domain/policy/policy-document.js"
 import type { UsageSample } from "../../domain/policy/quotas.js"
 import type { EffectivePolicy } from "../../domain/policy/resolve.js"
+import { applyFileChange, checkDiskLimit, emptyWorkspaceSize, type WorkspaceSize } from "../../domain/policy/workspace-size.js"
 import { ruleAction } from "../../domain/policy/rule-action.js"
 import type { SandboxView } from "../../projections/sandboxes.js"
 import type { SandboxHandle } from "../../runners/runner.js"
@@ -32,6 +34,8 @@ interface Watched {
   readonly pid: number | null
   readonly usage: Array<UsageSample>
   readonly reported: Set<string>
+  /** The workspace's files and their sizes, for `disk_gb`. */
+  readonly workspace: WorkspaceSize
   timer: Fiber.RuntimeFiber<void> | null
 }
 
@@ -74,7 +78,10 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
       const decoded = decodeEventData(record.type, record.data)
       if (Either.isLeft(decoded)) return []
       const observation = { id: record.id, at: record.at, type: record.type, data: decoded.right as Record<string, unknown> }
-      const findings = findViolations(w.policy, observation, w.usage, w.reported)
+      const findings = [...findViolations(w.policy, observation, w.usage, w.reported)]
+      applyFileChange(w.workspace, observation)
+      const overDisk = checkDiskLimit(w.workspace, w.view.resources.disk_gb, observation)
+      if (overDisk !== null) findings.push(overDisk)
       const used = usageOf(observation)
       if (used !== null) w.usage.push(used)
       for (const f of findings) if (f.once !== null) w.reported.add(f.once)
@@ -189,7 +196,7 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
           log(`policy engine: sandbox ${view.id}: policy '${view.policy}' cannot be resolved; observations are recorded but not enforced`)
           return
         }
-        const w: Watched = { view, policy: found.right, pid: handle.pid, usage: [], reported: new Set(), timer: null }
+        const w: Watched = { view, policy: found.right, pid: handle.pid, usage: [], reported: new Set(), workspace: emptyWorkspaceSize(), timer: null }
         yield* replay(w).pipe(Effect.catchAll((e) => Effect.sync(() => log(`policy engine: sandbox ${view.id}: its earlier observations could not be read (${e.message}); quotas count from now`))))
         watched.set(view.id, w)
         if (view.expiresAt !== null) {

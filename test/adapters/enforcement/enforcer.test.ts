@@ -116,6 +116,34 @@ describe("policy engine", () => {
     }), { timeout: 120_000 })
 })
 
+describe("policy engine, disk", () => {
+  it.scopedLive("resource-limit rule: a workspace holding more than disk_gb is stopped; rewriting files smaller keeps it under", () =>
+    Effect.gen(function* () {
+      const dir = yield* dataDir
+      yield* withEnforcingDaemon(dir, Effect.gen(function* () {
+        // 2^-20 GB = 1 KiB of files at a time
+        yield* apply({ name: "tiny-workspace", description: "1 KiB of files", extends: "restricted", resources: { limits: { disk_gb: 1 / 1048576 } }, violations: { "resource-limit": { severity: "high", action: "stop" } } })
+        const sandboxes = yield* SandboxService
+        const view = yield* sandboxes.launch({ template: tinyTemplate, name: "filler", actor: operator, policy: "tiny-workspace" })
+        expect(view.resources.disk_gb).toBe(1 / 1048576)
+        const seen = (path: string, size: number) => (a: ReadonlyArray<LedgerRecord>) => of(view.id, "FileChanged")(a).some((r) => r.data["path"] === path && r.data["size"] === size)
+        // 800 B, then the same file rewritten to 300 B and another of 600 B: 1,700 B written, 900 B held
+        yield* sandboxes.exec("filler", { argv: ["sh", "-c", "head -c 800 /dev/zero > a"] }, agent)
+        yield* waitFor(seen("a", 800), "the first file to be observed")
+        yield* sandboxes.exec("filler", { argv: ["sh", "-c", "head -c 300 /dev/zero > a; head -c 600 /dev/zero > b"] }, agent)
+        yield* waitFor((a) => seen("a", 300)(a) && seen("b", 600)(a), "the rewrite to be observed")
+        expect(of(view.id, "PolicyViolated")(yield* records)).toEqual([])
+        yield* sandboxes.exec("filler", { argv: ["sh", "-c", "head -c 400 /dev/zero > c"] }, agent)
+        const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the stop to be recorded")
+        expect(of(view.id, "PolicyViolated")(all).map((r) => r.data)).toEqual([
+          expect.objectContaining({ kind: "resource-limit", rule: "resources.limits.disk_gb", severity: "high", action: "stop" })
+        ])
+        expect(of(view.id, "PolicyActionTaken")(all)[0]?.data).toMatchObject({ action: "stop", outcome: "succeeded" })
+        expect((yield* sandboxes.inspect("filler")).state).toBe("stopped")
+      }))
+    }), { timeout: 120_000 })
+})
+
 describe("policy engine, CPU", () => {
   it.scopedLive("quota rule: CPU time past daily_cpu_hours pauses the sandbox; below it nothing fires", () =>
     Effect.gen(function* () {
