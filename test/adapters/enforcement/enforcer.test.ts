@@ -3,6 +3,7 @@
 // ledger; and the same sandbox doing something allowed records no violation.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Enforcer } from "../../../src/adapters/enforcement/enforcer.js"
 import { makeCpuMonitor } from "../../../src/adapters/monitors/cpu/cpu-monitor.js"
 import { SandboxService } from "../../../src/adapters/sandbox/sandbox-service.js"
 import type { LedgerRecord } from "../../../src/domain/ledger/record.js"
@@ -132,6 +133,8 @@ describe("policy engine, disk", () => {
         yield* waitFor(seen("a", 800), "the first file to be observed")
         yield* sandboxes.exec("filler", { argv: ["sh", "-c", "head -c 300 /dev/zero > a; head -c 600 /dev/zero > b"] }, agent)
         yield* waitFor((a) => seen("a", 300)(a) && seen("b", 600)(a), "the rewrite to be observed")
+        // everything observed so far is judged before the check that nothing was found
+        yield* (yield* Enforcer).settled
         expect(of(view.id, "PolicyViolated")(yield* records)).toEqual([])
         yield* sandboxes.exec("filler", { argv: ["sh", "-c", "head -c 400 /dev/zero > c"] }, agent)
         const all = yield* waitFor((a) => of(view.id, "PolicyActionTaken")(a).length > 0, "the stop to be recorded")
