@@ -1,7 +1,8 @@
 // `disk_gb`, kept by what the file monitor records: the size of every workspace file as its last
 // FileChanged says (deleted and renamed-away paths drop out), summed. Pure: the enforcement engine
 // folds each observation in and asks whether the sum is over the sandbox's limit. Sizes are binary
-// (1 GB = 2^30 bytes), as the quotas'. What the file monitor does not see is not counted (docs/policies.md).
+// (1 GB = 2^30 bytes), as the quotas'. What the file monitor does not see is not counted
+// (docs/policies.md).
 import type { Finding, Observation } from "./observation-rules.js"
 
 const GB = 2 ** 30
