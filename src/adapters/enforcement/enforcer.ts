@@ -78,10 +78,10 @@ export const make = (options: { readonly log?: (line: string) => void } = {}) =>
       const decoded = decodeEventData(record.type, record.data)
       if (Either.isLeft(decoded)) return []
       const observation = { id: record.id, at: record.at, type: record.type, data: decoded.right as Record<string, unknown> }
-      const findings = [...findViolations(w.policy, observation, w.usage, w.reported)]
+      const found = findViolations(w.policy, observation, w.usage, w.reported)
       applyFileChange(w.workspace, observation)
       const overDisk = checkDiskLimit(w.workspace, w.view.resources.disk_gb, observation)
-      if (overDisk !== null) findings.push(overDisk)
+      const findings = overDisk === null ? found : [...found, overDisk]
       const used = usageOf(observation)
       if (used !== null) w.usage.push(used)
       for (const f of findings) if (f.once !== null) w.reported.add(f.once)

@@ -1,8 +1,8 @@
 // What the monitors observe inside a sandbox, as ledger facts: file changes, processes, connection
 // attempts, CPU time used, and the monitors' own coverage (started, stopped, gaps). Observations go
 // to the stream `observations-<sandboxId>`, apart from the sandbox's own stream, so that monitors
-// never race the sandbox service's expected revisions. A monitor that may have missed something says so with
-// `MonitorGap`: the audit never claims completeness it does not have.
+// never race the sandbox service's expected revisions. A monitor that may have missed something says
+// so with `MonitorGap`: the audit never claims completeness it does not have.
 import { Schema } from "effect"
 import { defineEvent } from "../ledger/event-definition.js"
 import { NonNegativeInt, Sha256Hex } from "../ledger/record.js"
