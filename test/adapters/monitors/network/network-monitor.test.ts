@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from "vitest"
 import { Ledger } from "../../../../src/adapters/ledger/ledger.js"
 import { ledgerSink } from "../../../../src/adapters/monitors/ledger-sink.js"
 import { make as networkMonitor } from "../../../../src/adapters/monitors/network/network-monitor.js"
-import type { NetworkMonitorOptions } from "../../../../src/adapters/monitors/network/network-monitor.js"
+import type { NetworkMonitor, NetworkMonitorOptions } from "../../../../src/adapters/monitors/network/network-monitor.js"
 import { EventStore } from "../../../../src/adapters/store/event-store.js"
 import { decodeEventData } from "../../../../src/domain/events/catalogue.js"
 import { observationStream } from "../../../../src/domain/monitors/monitor-events.js"
@@ -40,14 +40,19 @@ interface Monitored {
   readonly waitFor: (match: (o: Observed) => boolean, what: string) => Effect.Effect<Observed>
 }
 
-const monitored = (network: Network, options: NetworkMonitorOptions = {}, networkMbps?: number): Effect.Effect<Monitored, unknown, Scope.Scope | Ledger | EventStore> =>
+const monitored = (
+  network: Network,
+  options: NetworkMonitorOptions = {},
+  networkMbps?: number,
+  shared?: NetworkMonitor
+): Effect.Effect<Monitored, unknown, Scope.Scope | Ledger | EventStore> =>
   Effect.gen(function* () {
     const ledger = yield* Ledger
     const store = yield* EventStore
     const runner = yield* testRunner
     const dir = yield* dataDir
     const sandbox = yield* launchSandbox(runner, dir, "net", { network: network.mode })
-    const monitor = yield* networkMonitor({ syscallTrace: "required", ...options }).start(
+    const monitor = yield* (shared ?? networkMonitor({ syscallTrace: "required", ...options })).start(
       monitorTargetOf(sandbox, network, networkMbps),
       ledgerSink(ledger, sandbox.spec.id, "network")
     )
@@ -170,6 +175,38 @@ describe("network monitor (bwrap sandbox, real proxy, DNS filter and bpftrace)",
         expect(seen.data["reason"]).toContain("ENETUNREACH")
       })
     ), 60_000)
+
+  it.scopedLive("one connect() tracer for every sandbox a monitor watches: each attempt goes to its own sandbox, a restart is a gap for all", () =>
+    withLedger(
+      Effect.gen(function* () {
+        const monitor = networkMonitor({ syscallTrace: "required" })
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const a = yield* monitored({ mode: "none" }, {}, undefined, monitor)
+            const tracer = monitor.connects.pid()
+            expect(tracer).not.toBeNull()
+            const b = yield* monitored({ mode: "none" }, {}, undefined, monitor)
+            expect(monitor.connects.pid()).toBe(tracer)
+            yield* a.sandbox.sh(curl(`http://${world.remote}:8080/a`))
+            yield* b.sandbox.sh(curl(`http://${world.remote}:8081/b`))
+            expect((yield* a.waitFor(is({ via: "syscall", port: 8080 }), "for a's connect")).data["address"]).toBe(world.remote)
+            yield* b.waitFor(is({ via: "syscall", port: 8081 }), "for b's connect")
+            expect((yield* a.observed).filter(is({ via: "syscall", port: 8081 }))).toEqual([])
+            expect((yield* b.observed).filter(is({ via: "syscall", port: 8080 }))).toEqual([])
+            // the shared bpftrace dies: both sandboxes are told of the gap, and tracing goes on
+            process.kill(tracer!, "SIGKILL")
+            const restarted = (o: Observed) => o.type === "MonitorGap" && String(o.data["reason"]).includes("restarted")
+            yield* a.waitFor(restarted, "for the gap in a")
+            yield* b.waitFor(restarted, "for the gap in b")
+            expect(monitor.connects.pid()).not.toBe(tracer)
+            yield* b.sandbox.sh(curl(`http://${world.remote}:8082/after`))
+            yield* b.waitFor(is({ via: "syscall", port: 8082 }), "for a connect after the restart")
+          })
+        )
+        // the last sandbox gone, the tracer stops
+        expect(monitor.connects.pid()).toBeNull()
+      })
+    ), 90_000)
 
   describe("bypass attempts in allowlist mode: each denied and recorded", () => {
     it.scopedLive("plain HTTP through the proxy to a host not listed", () =>

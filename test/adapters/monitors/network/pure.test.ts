@@ -8,6 +8,7 @@ import type { IpAddress } from "../../../../src/adapters/monitors/network/addres
 import { encodeQuery, encodeResponse, parseQuery, parseResponse, TYPE_A } from "../../../../src/adapters/monitors/network/dns-message.js"
 import { compilePolicy, decideConnection, decideName, nameMatches } from "../../../../src/adapters/monitors/network/egress-policy.js"
 import { forwardHead, parseProxyHead } from "../../../../src/adapters/monitors/network/proxy-request.js"
+import { readTraceLine, wordsToAddress } from "../../../../src/adapters/monitors/network/syscall-trace.js"
 import type { AllowlistEntry } from "../../../../src/domain/sandbox/template.js"
 
 const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b): IpAddress => ({ family: 4, bytes: Uint8Array.from(b) }))
@@ -136,4 +137,43 @@ describe("proxy request parser", () => {
         }
       )
     ))
+})
+
+describe("connect() trace lines", () => {
+  const u32 = fc.integer({ min: 0, max: 0xffffffff })
+  const attempt = fc.record({
+    pid: fc.integer({ min: 1, max: 4194304 }),
+    tid: fc.integer({ min: 1, max: 4194304 }),
+    pidNs: u32,
+    netNs: u32,
+    port: fc.integer({ min: 0, max: 65535 }),
+    words: fc.oneof(fc.array(u32, { minLength: 1, maxLength: 1 }), fc.array(u32, { minLength: 4, maxLength: 4 })),
+    result: fc.integer({ min: -4095, max: 0 })
+  })
+
+  it("an enter line and its exit give the attempt with the namespaces it was made in", () =>
+    fc.assert(
+      fc.property(attempt, (a) => {
+        const family = a.words.length === 1 ? 4 : 6
+        const pending = new Map()
+        expect(readTraceLine(`C ${a.pid} ${a.tid} ${a.pidNs} ${a.netNs} ${family} ${a.port} ${a.words.join(" ")}`, pending)).toBeNull()
+        const read = readTraceLine(`R ${a.tid} ${a.result}`, pending)
+        expect(read).toEqual({ pid: a.pid, pidNs: a.pidNs, netNs: a.netNs, port: a.port, address: wordsToAddress(family, a.words), result: a.result })
+        expect(pending.size).toBe(0)
+      })
+    ))
+
+  it("never throws on other lines, and an exit without its enter is nothing", () => {
+    expect(readTraceLine("R 12 -101", new Map())).toBeNull()
+    // the format before namespaces were printed (one word short), and a family with the wrong word count
+    expect(readTraceLine("C 1 2 4 80 16777226", new Map())).toBeNull()
+    expect(readTraceLine("C 1 2 3 4 6 80 16777226", new Map())).toBeNull()
+    expect(readTraceLine("Lost 12 events", new Map())).toBe("lost")
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(fc.oneof(fc.constantFrom("C", "R", "-1", "NaN", "1e3", "4", "6"), fc.nat().map(String)), { maxLength: 10 }).map((f) => f.join(" "))), (line) => {
+        const read = readTraceLine(line, new Map())
+        if (read !== null && read !== "lost") expect(Number.isSafeInteger(read.pidNs) && Number.isSafeInteger(read.netNs)).toBe(true)
+      })
+    )
+  })
 })
