@@ -3,7 +3,9 @@
 // (round trip minus the process's own time, `duration_ms`; also minus the runner's whole exec call,
 // `CommandExecuted.runnerMs`, read from the ledger afterwards), then calls/s from 20 concurrent clients
 // with the number of failed calls. Every call is recorded in the ledger, so the figures include that.
-// Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20] [--from-source]
+// Also: request_environment's time (the daemon's first, which starts the monitors' tracers, then
+// `--launches` more one after another), each ready with its monitors running when it returns.
+// Usage: node --import tsx bench/mcp.ts [--calls 400] [--seconds 5] [--clients 20] [--launches 10] [--from-source]
 import { join, resolve } from "node:path"
 import Database from "better-sqlite3"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
@@ -16,6 +18,7 @@ const arg = (name: string, fallback: number) => {
 const CALLS = arg("calls", 400)
 const SECONDS = arg("seconds", 5)
 const CLIENTS = arg("clients", 20)
+const LAUNCHES = arg("launches", 10)
 const root = resolve(import.meta.dirname, "..")
 // The daemon as installed runs the compiled CLI (bin/hydravisor.js → dist/, built by `npm ci`);
 // `--from-source` runs src/main.ts under tsx instead (heavier: its loader thread and caches).
@@ -63,12 +66,23 @@ let timedExec: { rtt: Array<number>; runner: Array<number> } = { rtt: [], runner
 let benchEnvironment = ""
 try {
   const client = await daemon.connect()
+  const firstLaunch = performance.now()
   const env0 = await call(client, "request_environment", { template: "python-dev", name: "bench-0" })
+  const firstLaunchMs = performance.now() - firstLaunch
   benchEnvironment = env0.id
   await timed(client, "describe_environment", { environment: env0.id }, 50)
   await timed(client, "exec", { environment: env0.id, argv: ["true"] }, 20)
   const describe = await timed(client, "describe_environment", { environment: env0.id }, CALLS)
   const exec = await timed(client, "exec", { environment: env0.id, argv: ["true"] }, Math.max(50, Math.floor(CALLS / 2)))
+  // Launches while one sandbox runs (its monitors' tracers already attached), one after another.
+  const launches: Array<number> = []
+  const launched: Array<string> = []
+  for (let i = 0; i < LAUNCHES; i++) {
+    const t = performance.now()
+    launched.push((await call(client, "request_environment", { template: "python-dev", name: `bench-launch-${i}` })).id)
+    launches.push(performance.now() - t)
+  }
+  for (const id of launched) await call(client, "release_environment", { environment: id })
 
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => daemon.connect()))
   const envs = await Promise.all(clients.map((c, i) => call(c, "request_environment", { template: "python-dev", name: `bench-load-${i}` })))
@@ -87,6 +101,7 @@ try {
       round_trip_p50_ms: quantile(exec.rtt, 0.5),
       runner_exec_p50_ms: quantile(exec.runner, 0.5)
     },
+    request_environment: { first_ms: +firstLaunchMs.toFixed(2), calls: launches.length, p50_ms: quantile(launches, 0.5), max_ms: quantile(launches, 1) },
     concurrent_describe: concurrentDescribe,
     concurrent_exec_true: concurrentExec,
     targets: { overhead_p50_ms: 5, failed_calls: 0 },

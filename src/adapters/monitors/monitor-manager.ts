@@ -78,12 +78,18 @@ export const make = (options: MonitorManagerOptions) =>
             yield* gap(view.id, monitor.kind, "the daemon was not running: what happened in the sandbox meanwhile was not observed", from, isoNow())
           }
         }
-        for (const monitor of options.monitors) {
-          const started = yield* Effect.either(monitor.start(target, sinkFor(view.id, monitor.kind)).pipe(Scope.extend(scope)))
+        // All at once: a launch waits for every monitor to start, and they wait on different things
+        // (the first sandbox's bpftrace tracers take ~0.5 s each to attach).
+        const results = yield* Effect.forEach(
+          options.monitors,
+          (monitor) => Effect.either(monitor.start(target, sinkFor(view.id, monitor.kind)).pipe(Scope.extend(scope))),
+          { concurrency: "unbounded" }
+        )
+        for (const [i, started] of results.entries()) {
           if (Either.isRight(started)) entry.running.push(started.right)
           else {
             log(`sandbox ${view.id}: ${started.left.message}`)
-            yield* gap(view.id, monitor.kind, `monitor not running: ${started.left.reason}`, isoNow(), null)
+            yield* gap(view.id, options.monitors[i]!.kind, `monitor not running: ${started.left.reason}`, isoNow(), null)
           }
         }
       })
