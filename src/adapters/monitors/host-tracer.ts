@@ -123,6 +123,8 @@ export const makeHostTracer = <S>(config: HostTracerConfig<S>): HostTracer<S> =>
           child = proc
           starting = null
           config.onStart?.()
+          // a restart after a death may finish after the last subscriber left: nobody would stop it
+          if (config.size() === 0) void stop()
           return proc
         },
         (error: unknown) => {
