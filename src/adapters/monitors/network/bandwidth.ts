@@ -12,8 +12,6 @@ export const bytesPerSecond = (mbps: number): number => (mbps * 1_000_000) / 8
 export const burstBytes = (rate: number): number => Math.max(64 * 1024, Math.ceil(rate / 10))
 
 export interface Bucket {
-  readonly rate: number
-  readonly burst: number
   /** Takes `bytes` at time `nowMs`; how many milliseconds the source must wait before reading again. */
   readonly take: (bytes: number, nowMs: number) => number
 }
@@ -22,8 +20,6 @@ export const makeBucket = (rate: number, burst = burstBytes(rate)): Bucket => {
   let tokens = burst
   let at: number | null = null
   return {
-    rate,
-    burst,
     take: (bytes, nowMs) => {
       // a clock that steps back adds nothing
       if (at !== null) tokens = Math.min(burst, tokens + (Math.max(0, nowMs - at) * rate) / 1000)
@@ -36,12 +32,11 @@ export const makeBucket = (rate: number, burst = burstBytes(rate)): Bucket => {
 
 /** A sandbox's buckets, one per direction: `up` for bytes the sandbox sends, `down` for bytes it gets. */
 export interface Bandwidth {
-  readonly mbps: number
   readonly up: Bucket
   readonly down: Bucket
 }
 
-export const makeBandwidth = (mbps: number): Bandwidth => ({ mbps, up: makeBucket(bytesPerSecond(mbps)), down: makeBucket(bytesPerSecond(mbps)) })
+export const makeBandwidth = (mbps: number): Bandwidth => ({ up: makeBucket(bytesPerSecond(mbps)), down: makeBucket(bytesPerSecond(mbps)) })
 
 export interface Relay {
   /** Stops reading `from` for good (its timers end with it). */
