@@ -57,6 +57,15 @@ export interface HostTracer<S> {
   readonly pid: () => number | null
 }
 
+/** Files `subscriber` under `key`, or takes it out (a key left empty goes): for `add` and `remove`. */
+export const updateIndex = <K, S>(index: Map<K, Set<S>>, key: K, subscriber: S, add: boolean): void => {
+  const set = index.get(key) ?? new Set()
+  if (add) set.add(subscriber)
+  else set.delete(subscriber)
+  if (set.size === 0) index.delete(key)
+  else index.set(key, set)
+}
+
 const LOST = /Lost \d+ events/
 const TRACEFS = "/sys/kernel/tracing"
 

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import { ensureTracefs, makeHostTracer, type TracerGap } from "../host-tracer.js"
+import { ensureTracefs, makeHostTracer, updateIndex, type TracerGap } from "../host-tracer.js"
 import { formatIp, hostLocalKind } from "./address.js"
 import type { IpAddress } from "./address.js"
 
@@ -147,13 +147,6 @@ export const makeConnectTracer = (bpftrace = "bpftrace"): ConnectTracer => {
   // per bpftrace run: a connect() entered in one run is never completed by another's exit line
   const pending = new Map<number, Map<number, Entered>>()
   const all = () => new Set([...byPidNs.values()].flatMap((set) => [...set]))
-  const index = (map: Map<number, Set<Subscriber>>, key: number, s: Subscriber, add: boolean) => {
-    const set = map.get(key) ?? new Set()
-    if (add) set.add(s)
-    else set.delete(s)
-    if (set.size === 0) map.delete(key)
-    else map.set(key, set)
-  }
   /** Each subscriber of the attempt's pid or network namespace, once. */
   const route = (attempt: TracedConnect) => {
     const byNet = attempt.netNs === hostNetNs ? undefined : byNetNs.get(attempt.netNs)
@@ -187,12 +180,12 @@ export const makeConnectTracer = (bpftrace = "bpftrace"): ConnectTracer => {
       for (const s of all()) s.handlers.onGap(gap)
     },
     add: (s) => {
-      index(byPidNs, s.pidNs, s, true)
-      index(byNetNs, s.netNs, s, true)
+      updateIndex(byPidNs, s.pidNs, s, true)
+      updateIndex(byNetNs, s.netNs, s, true)
     },
     remove: (s) => {
-      index(byPidNs, s.pidNs, s, false)
-      index(byNetNs, s.netNs, s, false)
+      updateIndex(byPidNs, s.pidNs, s, false)
+      updateIndex(byNetNs, s.netNs, s, false)
     },
     size: () => byPidNs.size
   })

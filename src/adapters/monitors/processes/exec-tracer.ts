@@ -4,7 +4,7 @@
 import * as os from "node:os"
 import { Effect, Either } from "effect"
 import type { Scope } from "effect"
-import { makeHostTracer, type TracerGap, type TracerUnavailable } from "../host-tracer.js"
+import { makeHostTracer, updateIndex, type TracerGap, type TracerUnavailable } from "../host-tracer.js"
 import { makeExecAssembly, type ObservedExec } from "./exec-assembly.js"
 import { makeMonotonicClock, monotonicNowNs } from "./monotonic-clock.js"
 import type { ObservedExit } from "./process-tracker.js"
@@ -118,16 +118,8 @@ export const makeExecTracer = (options: ExecTracerOptions = {}): ExecTracer => {
     },
     now: () => clock.iso(monotonicNowNs()),
     onGap: gapForAll,
-    add: (s) => {
-      const set = subscribers.get(s.namespace) ?? new Set()
-      set.add(s)
-      subscribers.set(s.namespace, set)
-    },
-    remove: (s) => {
-      const set = subscribers.get(s.namespace)
-      set?.delete(s)
-      if (set?.size === 0) subscribers.delete(s.namespace)
-    },
+    add: (s) => updateIndex(subscribers, s.namespace, s, true),
+    remove: (s) => updateIndex(subscribers, s.namespace, s, false),
     size: () => subscribers.size
   })
 
